@@ -1,0 +1,318 @@
+"""Templates by name: each folder of the templates directory, loaded, checked and versioned.
+
+A template is ``template.svg`` (Jinja2 in text and attributes), ``manifest.toml`` and its
+assets. Loading reads every file once into memory, so the version (a hash of all files) is
+exactly what renders, and the rasterizer never touches the disk. A broken template is
+reported with its file and line; the others still load.
+"""
+
+import hashlib
+import io
+import logging
+import re
+import tomllib
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError as JinjaError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+from PIL import Image
+
+from renderer import config, fields, filters, guard
+from renderer.encode import check_budget, normalize_format
+from renderer.errors import RendererError, TemplateError, UnknownTemplate
+from renderer.raster import Fetcher
+
+log = logging.getLogger(__name__)
+
+SVG_FILE, MANIFEST_FILE = "template.svg", "manifest.toml"
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MANIFEST_KEYS = {"name", "description", "width", "height", "format", "budget", "fields"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+
+# XML autoescape is forced on: Jinja2's default list does not include .svg, and a merge value
+# must never be able to add an element or an attribute. The sandbox keeps templates from
+# reaching Python internals; StrictUndefined turns a misspelt field into an error, not "".
+environment = SandboxedEnvironment(
+    autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+)
+environment.filters.update(filters.FILTERS)
+environment.tests.update(filters.TESTS)
+
+
+@dataclass
+class Template:
+    name: str
+    folder: Path
+    description: str
+    width: int
+    height: int
+    format: str
+    budget: int
+    fields: dict[str, fields.Field]
+    version: str
+    source: str
+    files: dict[str, bytes] = field(repr=False)
+    jinja: Any = field(repr=False)
+    fetcher: Fetcher = field(repr=False)
+
+    def fill(self, values: Mapping[str, Any], now: datetime) -> str:
+        """The SVG text with the values put in (escaped); TemplateError with the line if not."""
+        try:
+            return self.jinja.render(**values, now=now)
+        except (JinjaError, ValueError, TypeError, ArithmeticError) as exc:
+            raise TemplateError(str(exc), self.name, SVG_FILE, _template_line(exc)) from None
+
+    def parse(self, svg: str) -> Any:
+        """The checked element tree of a filled SVG; errors point at the template's line."""
+        try:
+            return guard.parse(svg, self.has_file)
+        except TemplateError as exc:
+            line = exc.line or _line_of(self.source, _quoted(exc.message))
+            raise TemplateError(exc.message, self.name, SVG_FILE, line) from None
+
+    def has_file(self, path: str) -> bool:
+        return path in self.files
+
+    def summary(self) -> dict[str, Any]:
+        """The template as the CLI and the API list it."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "budget": self.budget,
+            "version": self.version,
+            "fields": {
+                name: {
+                    "type": f.type,
+                    "required": f.required,
+                    "default": f.default,
+                    "max_length": f.max_length if f.type in ("text", "enum", "sku") else None,
+                    "min": None if f.min is None else str(f.min),
+                    "max": None if f.max is None else str(f.max),
+                    "choices": list(f.choices) or None,
+                    "sample": f.sample,
+                    "extreme": f.extreme,
+                    "description": f.description,
+                }
+                for name, f in self.fields.items()
+            },
+        }
+
+
+class Catalog:
+    """Every template of one folder; ``errors`` holds the ones that did not load."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.templates: dict[str, Template] = {}
+        self.errors: list[TemplateError] = []
+        if not folder.is_dir():
+            raise RendererError(f"templates folder {folder} does not exist")
+        for path in sorted(folder.iterdir()):
+            if not path.is_dir() or path.name.startswith((".", "_")):
+                continue
+            if not (path / MANIFEST_FILE).exists() and not (path / SVG_FILE).exists():
+                continue
+            try:
+                self.templates[path.name] = load_template(path)
+            except TemplateError as exc:
+                log.error("template not loaded: %s", exc)
+                self.errors.append(exc)
+
+    def get(self, name: str) -> Template:
+        template = self.templates.get(name)
+        if template is None:
+            broken = next((e for e in self.errors if e.template == name), None)
+            if broken:
+                raise UnknownTemplate(f"template {name!r} is broken: {broken}")
+            known = ", ".join(self.templates) or "none"
+            raise UnknownTemplate(f"no template named {name!r}; known: {known}")
+        return template
+
+
+def load_template(folder: Path) -> Template:
+    """Read, check and compile one template folder; TemplateError says file and line."""
+    name = folder.name
+    if not NAME.match(name):
+        raise TemplateError("folder name must be lowercase letters, digits, '-' or '_'", name)
+    files = _read_files(folder)
+    for required in (MANIFEST_FILE, SVG_FILE):
+        if required not in files:
+            raise TemplateError(f"{required} is missing", name)
+    manifest_text = _text(files[MANIFEST_FILE], name, MANIFEST_FILE)
+    manifest = _manifest(manifest_text, name)
+    source = _text(files[SVG_FILE], name, SVG_FILE)
+    if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
+        line = _line_of(source, "<!")
+        raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
+    try:
+        jinja = environment.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(exc.message or str(exc), name, SVG_FILE, exc.lineno) from None
+    version = _version(files)
+    rendered_files = _prepare_assets(files, name)
+    template = Template(
+        name=name,
+        folder=folder,
+        description=str(manifest.get("description", "")),
+        width=manifest["width"],
+        height=manifest["height"],
+        format=manifest["format"],
+        budget=manifest["budget"],
+        fields=manifest["fields"],
+        version=version,
+        source=source,
+        files=rendered_files,
+        jinja=jinja,
+        fetcher=Fetcher(str(folder.resolve()), rendered_files),
+    )
+    _try_fill(template)
+    return template
+
+
+def _read_files(folder: Path) -> dict[str, bytes]:
+    """Every regular file under ``folder`` (relative posix path -> bytes), within limits."""
+    root = folder.resolve()
+    files: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if path.is_symlink() and not path.resolve().is_relative_to(root):
+            raise TemplateError("is a link to outside the template folder", folder.name, relative)
+        if not path.is_file():
+            continue
+        if len(files) >= config.MAX_TEMPLATE_FILES:
+            raise TemplateError(f"more than {config.MAX_TEMPLATE_FILES} files", folder.name)
+        size = path.stat().st_size
+        limit = config.MAX_SVG_BYTES if relative == SVG_FILE else config.MAX_ASSET_BYTES
+        if size > limit:
+            raise TemplateError(f"is {size:,} bytes; at most {limit:,}", folder.name, relative)
+        files[relative] = path.read_bytes()
+    return files
+
+
+def _text(data: bytes, name: str, file: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TemplateError("is not UTF-8 text", name, file, line) from None
+
+
+def _manifest(text: str, name: str) -> dict[str, Any]:
+    """The manifest's values, checked and typed."""
+
+    def fail(message: str, needle: str = "") -> TemplateError:
+        return TemplateError(message, name, MANIFEST_FILE, _line_of(text, needle) if needle else None)
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise TemplateError(
+            f"not valid TOML: {exc}", name, MANIFEST_FILE, int(match.group(1)) if match else None
+        ) from None
+    unknown = set(data) - MANIFEST_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise fail(f"unknown key {key!r}; known: {', '.join(sorted(MANIFEST_KEYS))}", key)
+    if data.get("name", name) != name:
+        raise fail(f"name {data['name']!r} must be the folder's name {name!r}", "name")
+    for side in ("width", "height"):
+        value = data.get(side)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise fail(f"{side} must be a whole number of pixels", side)
+        if value > config.MAX_SIDE_PX:
+            raise fail(f"{side} {value} px is over the {config.MAX_SIDE_PX} px limit", side)
+    try:
+        data["format"] = normalize_format(str(data.get("format", "jpg")))
+        data["budget"] = check_budget(
+            config.parse_bytes(data.get("budget", config.DEFAULT_BUDGET_BYTES))
+        )
+    except (ValueError, RendererError) as exc:
+        raise fail(str(exc), "format" if "format" in str(exc) else "budget") from None
+    specs = data.get("fields", {})
+    if not isinstance(specs, dict):
+        raise fail("fields must be tables: [fields.NAME]", "fields")
+    parsed = {}
+    for field_name, spec in specs.items():
+        try:
+            parsed[field_name] = fields.field_from_manifest(field_name, spec)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise fail(str(exc), f"[fields.{field_name}]") from None
+    data["fields"] = parsed
+    return data
+
+
+def _prepare_assets(files: dict[str, bytes], name: str) -> dict[str, bytes]:
+    """Assets as CairoSVG will read them, with their pixel size checked.
+
+    CairoSVG draws PNG natively but re-encodes any other format to PNG on every render;
+    doing it once here takes that off the render path.
+    """
+    prepared = dict(files)
+    for path, data in files.items():
+        if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                if max(image.size) > config.MAX_ASSET_SIDE_PX:
+                    raise TemplateError(
+                        f"image is {image.width}x{image.height} px; "
+                        f"at most {config.MAX_ASSET_SIDE_PX} px per side",
+                        name,
+                        path,
+                    )
+                if image.format != "PNG":
+                    buffer = io.BytesIO()
+                    image.convert("RGBA" if "A" in image.getbands() else "RGB").save(
+                        buffer, "PNG", compress_level=1
+                    )
+                    prepared[path] = buffer.getvalue()
+        except (OSError, Image.DecompressionBombError) as exc:
+            raise TemplateError(f"not a readable image: {exc}", name, path) from None
+    return prepared
+
+
+def _version(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    return digest.hexdigest()[:16]
+
+
+def _try_fill(template: Template) -> None:
+    """Fill with the sample and the extreme values, so a broken template fails at load."""
+    for which in ("sample", "extreme"):
+        raw = fields.example_values(template.fields, which)
+        try:
+            values = fields.validate(template.fields, raw)
+        except RendererError as exc:
+            raise TemplateError(f"{which} values: {exc}", template.name, MANIFEST_FILE) from None
+        template.parse(template.fill(values, datetime.now(UTC)))
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line a Jinja2 error happened at (Jinja2 puts it in the traceback)."""
+    if isinstance(exc, TemplateSyntaxError):
+        return exc.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<template>"]
+    return frames[-1].lineno if frames else None
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    index = text.find(needle) if needle else -1
+    return text.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+def _quoted(message: str) -> str:
+    match = re.search(r"'([^']+)'", message)
+    return match.group(1) if match else ""

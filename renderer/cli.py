@@ -1,0 +1,115 @@
+"""``mms-renderer``: list templates, render one image, serve the HTTP API.
+
+Bad input exits with code 2 and one line on stderr that says what to fix.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from renderer import config
+from renderer.catalog import Catalog
+from renderer.errors import RendererError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.command(args)
+    except (RendererError, ValueError) as exc:
+        print(f"mms-renderer: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mms-renderer", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    templates_option = argparse.ArgumentParser(add_help=False)
+    templates_option.add_argument(
+        "--templates",
+        metavar="DIR",
+        help="templates folder (default: $RENDERER_TEMPLATES, else the bundled templates)",
+    )
+
+    listing = commands.add_parser(
+        "templates", parents=[templates_option], help="list the templates and their fields"
+    )
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(command=list_templates)
+
+    render = commands.add_parser(
+        "render", parents=[templates_option], help="render one image to a file"
+    )
+    render.add_argument("template", help="template name")
+    render.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="a field value"
+    )
+    render.add_argument("--out", required=True, type=Path, help="output file")
+    render.add_argument("--format", help="jpg, png or gif (default: the template's)")
+    render.add_argument("--budget", help="byte budget such as 450KB (default: the template's)")
+    render.add_argument("--at", help="pinned time for countdowns, ISO 8601 (default: now)")
+    render.add_argument("--svg", type=Path, help="also write the filled SVG here")
+    render.set_defaults(command=render_image)
+    return parser
+
+
+def list_templates(args: argparse.Namespace) -> int:
+    catalog = Catalog(config.templates_dir(args.templates))
+    summaries = [t.summary() for t in catalog.templates.values()]
+    if args.json:
+        broken = [{"template": e.template, "error": str(e)} for e in catalog.errors]
+        print(json.dumps({"templates": summaries, "errors": broken}, indent=2))
+    else:
+        for s in summaries:
+            print(
+                f"{s['name']:<16} {s['width']}x{s['height']} {s['format']} "
+                f"budget {s['budget']:,} B  version {s['version']}"
+            )
+            print(f"    {s['description']}")
+            for name, f in s["fields"].items():
+                need = "required" if f["required"] else f"default {f['default']!r}"
+                print(f"    {name:<14} {f['type']:<8} {need}  sample {f['sample']!r}")
+        for error in catalog.errors:
+            print(f"broken: {error}")
+    return 1 if catalog.errors else 0
+
+
+def render_image(args: argparse.Namespace) -> int:
+    from renderer import render  # imports CairoSVG: only the commands that draw pay for it
+
+    values = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: write it as FIELD=VALUE")
+        values[name.strip()] = value
+    at = _parse_at(args.at) if args.at else None
+    budget = config.parse_bytes(args.budget) if args.budget else None
+    template = Catalog(config.templates_dir(args.templates)).get(args.template)
+    result = render.render(template, values, format=args.format, budget=budget, at=at)
+    if args.svg:
+        args.svg.write_text(render.fill(template, values, at))
+    args.out.write_bytes(result.encoded.data)
+    encoded = result.encoded
+    print(
+        f"{args.out}: {encoded.describe()} (budget {budget or template.budget:,}), "
+        f"{encoded.encodes} encodes, {result.seconds * 1000:.0f} ms "
+        f"(fill {result.timings['fill'] * 1000:.0f}, raster {result.timings['raster'] * 1000:.0f},"
+        f" encode {result.timings['encode'] * 1000:.0f})"
+    )
+    for fitted in result.fitted:
+        if fitted.ellipsized:
+            print(f"  {fitted.id}: ellipsized to {fitted.text!r} at {fitted.size}px")
+    return 0
+
+
+def _parse_at(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--at {text!r} is not an ISO 8601 time like 2026-11-27T10:00:00Z") from None

@@ -1,0 +1,161 @@
+"""Field schemas from a manifest, and the validation of values against them.
+
+Values arrive as strings (URL query, CLI ``--set``, JSON); each field type turns its string
+into the Python value the template sees, or says exactly what is wrong with it.
+"""
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from renderer.errors import FieldErrors, FieldProblem
+
+TYPES = ("text", "int", "money", "datetime", "enum", "sku")
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_MAX_LENGTH = 64
+MAX_NUMBER_TEXT = 32  # an int or money given as a 10,000-digit string is refused before parsing
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    default: str | None = None
+    max_length: int = DEFAULT_MAX_LENGTH
+    min: Decimal | None = None
+    max: Decimal | None = None
+    choices: tuple[str, ...] = ()
+    sample: str | None = None
+    extreme: str | None = None
+    description: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    def parse(self, raw: str) -> Any:
+        """The typed value of ``raw``; ValueError with a message fit for the user if bad."""
+        if not isinstance(raw, str):
+            raw = str(raw)
+        if any(unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in "\t" for c in raw):
+            raise ValueError("contains control characters")
+        text = raw.strip()
+        limit = self.max_length if self.type in ("text", "enum", "sku") else MAX_NUMBER_TEXT
+        if len(text) > limit:
+            raise ValueError(f"is {len(text)} characters long; at most {limit} allowed")
+        return getattr(self, f"_parse_{self.type}")(text)
+
+    def _parse_text(self, text: str) -> str:
+        return text
+
+    def _parse_enum(self, text: str) -> str:
+        if text not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}; got {text!r}")
+        return text
+
+    def _parse_sku(self, text: str) -> str:
+        if not SKU.match(text):
+            raise ValueError(f"{text!r} is not a SKU (letters, digits, '.', '_', '-')")
+        return text
+
+    def _parse_int(self, text: str) -> int:
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(f"must be a whole number; got {text!r}")
+        return int(self._in_range(Decimal(text)))
+
+    def _parse_money(self, text: str) -> Decimal:
+        try:
+            value = Decimal(text.replace(",", "").lstrip("$€£"))
+        except InvalidOperation:
+            raise ValueError(f"must be an amount like 19.99; got {text!r}") from None
+        if not value.is_finite() or value.as_tuple().exponent < -2:
+            raise ValueError(f"must be an amount with at most 2 decimals; got {text!r}")
+        return self._in_range(value)
+
+    def _parse_datetime(self, text: str) -> datetime:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"must be an ISO 8601 time like 2026-11-27T18:00:00-05:00; got {text!r}"
+            ) from None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def _in_range(self, value: Decimal) -> Decimal:
+        if self.min is not None and value < self.min:
+            raise ValueError(f"must be at least {self.min}; got {value}")
+        if self.max is not None and value > self.max:
+            raise ValueError(f"must be at most {self.max}; got {value}")
+        return value
+
+
+def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
+    """A Field from its ``[fields.NAME]`` table; ValueError naming the bad key."""
+    if not NAME.match(name):
+        raise ValueError(f"field name {name!r} must be lowercase letters, digits and _")
+    known = {"type", "default", "max_length", "min", "max", "choices", "sample", "extreme"}
+    unknown = set(spec) - known - {"description"}
+    if unknown:
+        raise ValueError(f"field {name!r}: unknown keys {', '.join(sorted(unknown))}")
+    kind = spec.get("type")
+    if kind not in TYPES:
+        raise ValueError(f"field {name!r}: type must be one of {', '.join(TYPES)}; got {kind!r}")
+    choices = tuple(str(c) for c in spec.get("choices", ()))
+    if kind == "enum" and not choices:
+        raise ValueError(f"field {name!r}: an enum needs choices")
+    field = Field(
+        name=name,
+        type=kind,
+        default=None if spec.get("default") is None else str(spec["default"]),
+        max_length=int(spec.get("max_length", DEFAULT_MAX_LENGTH)),
+        min=None if spec.get("min") is None else Decimal(str(spec["min"])),
+        max=None if spec.get("max") is None else Decimal(str(spec["max"])),
+        choices=choices,
+        sample=None if spec.get("sample") is None else str(spec["sample"]),
+        extreme=None if spec.get("extreme") is None else str(spec["extreme"]),
+        description=str(spec.get("description", "")),
+    )
+    for label in ("default", "sample", "extreme"):
+        value = getattr(field, label)
+        if value is not None:
+            try:
+                field.parse(value)
+            except ValueError as exc:
+                raise ValueError(f"field {name!r}: its {label} {exc}") from None
+    return field
+
+
+def validate(fields: Mapping[str, Field], raw: Mapping[str, str]) -> dict[str, Any]:
+    """Typed values for every field, defaults filled in; FieldErrors lists every problem."""
+    problems = [
+        FieldProblem(name, f"unknown field; this template takes {', '.join(fields) or 'none'}")
+        for name in raw
+        if name not in fields
+    ]
+    values: dict[str, Any] = {}
+    for name, field in fields.items():
+        given = raw.get(name)
+        if given is None or not str(given).strip():  # empty counts as not given
+            if field.required:
+                problems.append(FieldProblem(name, "is required"))
+                continue
+            given = field.default
+        try:
+            values[name] = field.parse(given)
+        except ValueError as exc:
+            problems.append(FieldProblem(name, str(exc)))
+    if problems:
+        raise FieldErrors(problems)
+    return values
+
+
+def example_values(fields: Mapping[str, Field], which: str) -> dict[str, str]:
+    """The manifest's ``sample`` or ``extreme`` value of each field that declares one."""
+    return {
+        name: value for name, f in fields.items() if (value := getattr(f, which)) is not None
+    }

@@ -1,0 +1,71 @@
+"""The Jinja2 filters and tests a marketer writes in a template.
+
+``{{ price | money }}``, ``{{ ends_at | date("%b %-d") }}``, ``{{ ends_at | countdown }}``,
+``{% if ends_at is past %}``. Countdowns read ``now`` from the render context: the pinned
+``at`` of the URL, or the server clock rounded to the minute, so the image stays cacheable.
+"""
+
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def money(value: Decimal | int | float, currency: str = "USD", cents: bool = True) -> str:
+    """``$1,234.50``; ``cents=False`` drops ``.00`` on whole amounts (``$20``)."""
+    amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    symbol = SYMBOLS.get(currency.upper(), currency.upper() + " ")
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    digits = f"{amount:,.0f}" if not cents and amount == amount.to_integral() else f"{amount:,.2f}"
+    return f"{sign}{symbol}{digits}"
+
+
+def date(value: datetime, format: str = "%b %-d", tz: str | None = None) -> str:
+    """strftime in the time zone ``tz`` (an IANA name) or the value's own."""
+    if tz:
+        try:
+            value = value.astimezone(ZoneInfo(tz))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {tz!r}") from None
+    return value.strftime(format)
+
+
+@pass_context
+def countdown(
+    context: Context, ends_at: datetime, style: str = "clock", expired: str = "Offer ended"
+) -> str:
+    """Time left until ``ends_at``: ``2d 04:13`` / ``04:13`` (clock) or ``Ends in 3 hours``."""
+    left = ends_at - context["now"]
+    if left <= timedelta(0):
+        return expired
+    if style == "words":
+        return "Ends in " + _in_words(left)
+    minutes = int(left.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    clock = f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
+def _in_words(left: timedelta) -> str:
+    seconds = int(left.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "under a minute"
+
+
+@pass_context
+def past(context: Context, moment: Any) -> bool:
+    """``{% if ends_at is past %}``: the expired state of a countdown."""
+    return isinstance(moment, datetime) and moment <= context["now"]
+
+
+FILTERS = {"money": money, "date": date, "countdown": countdown}
+TESTS = {"past": past}

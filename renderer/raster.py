@@ -1,0 +1,76 @@
+"""Filled, checked SVG -> RGBA pixels, with CairoSVG, reading only the template's own files.
+
+The url_fetcher serves files from the template's in-memory copy (read and checked at load)
+and ``data:`` images; everything else is refused with a TemplateError. Pixels are read off the
+cairo surface directly: no PNG encode and decode between CairoSVG and the encoder.
+"""
+
+import base64
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
+
+from renderer import fonts  # noqa: F401  (configures fontconfig before cairo draws text)
+
+import cairosvg.parser  # noqa: E402, I001
+import cairosvg.surface  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from renderer.errors import TemplateError  # noqa: E402
+from renderer.guard import DATA_TYPES  # noqa: E402
+
+DPI = 96
+
+
+class Fetcher:
+    """A CairoSVG url_fetcher confined to one template folder's files."""
+
+    def __init__(self, folder: str, files: Mapping[str, bytes]):
+        self.folder = folder.rstrip("/") + "/"
+        self.files = files
+
+    def __call__(self, url: str, resource_type: str) -> bytes:
+        if url.startswith("data:"):
+            return _data_uri(url)
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        if parts.scheme not in ("", "file") or parts.netloc or not path.startswith(self.folder):
+            raise TemplateError(f"refused to fetch {url[:80]!r}: outside the template folder")
+        relative = PurePosixPath(path[len(self.folder) :])
+        if ".." in relative.parts or relative.as_posix() not in self.files:
+            raise TemplateError(f"refused to fetch {url[:80]!r}: not a file of the template")
+        return self.files[relative.as_posix()]
+
+
+def _data_uri(url: str) -> bytes:
+    header, _, payload = url[5:].partition(",")
+    media = header.split(";", 1)[0].lower()
+    if media not in DATA_TYPES:
+        raise TemplateError(f"data: URI of type {media!r} is not an image")
+    try:
+        if header.lower().endswith(";base64"):
+            return base64.b64decode(payload, validate=False)
+        return unquote_to_bytes(payload)
+    except ValueError:
+        raise TemplateError("data: URI is not valid base64") from None
+
+
+def rasterize(svg: bytes, fetcher: Fetcher, width: int, height: int) -> Image.Image:
+    """Draw ``svg`` at ``width`` x ``height`` px and return its pixels as an RGBA image."""
+    try:
+        tree = cairosvg.parser.Tree(
+            bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher
+        )
+        surface = cairosvg.surface.PNGSurface(
+            tree, None, DPI, output_width=width, output_height=height
+        )
+    except TemplateError:
+        raise
+    except Exception as exc:  # CairoSVG raises bare TypeError/ValueError on odd SVG
+        raise TemplateError(f"CairoSVG could not draw the SVG: {exc}") from None
+    image_surface = surface.cairo
+    image_surface.flush()
+    pixels = image_surface.get_data()
+    return Image.frombuffer(
+        "RGBA", (width, height), bytes(pixels), "raw", "BGRa", image_surface.get_stride(), 1
+    )
