@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError as JinjaError, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from PIL import Image
 
@@ -211,7 +212,9 @@ def _manifest(text: str, name: str) -> dict[str, Any]:
     """The manifest's values, checked and typed."""
 
     def fail(message: str, needle: str = "") -> TemplateError:
-        return TemplateError(message, name, MANIFEST_FILE, _line_of(text, needle) if needle else None)
+        return TemplateError(
+            message, name, MANIFEST_FILE, _line_of(text, needle) if needle else None
+        )
 
     try:
         data = tomllib.loads(text)

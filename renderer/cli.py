@@ -6,6 +6,7 @@ Bad input exits with code 2 and one line on stderr that says what to fix.
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--at", help="pinned time for countdowns, ISO 8601 (default: now)")
     render.add_argument("--svg", type=Path, help="also write the filled SVG here")
     render.set_defaults(command=render_image)
+
+    serve = commands.add_parser("serve", parents=[templates_option], help="run the HTTP service")
+    serve.add_argument("--host", default=os.environ.get("RENDERER_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("RENDERER_PORT", "8000")))
+    serve.set_defaults(command=serve_http)
     return parser
 
 
@@ -108,8 +114,20 @@ def render_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_http(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from renderer.app import create_app
+
+    app = create_app(config.templates_dir(args.templates))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def _parse_at(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"--at {text!r} is not an ISO 8601 time like 2026-11-27T10:00:00Z") from None
+        raise ValueError(
+            f"--at {text!r} is not an ISO 8601 time like 2026-11-27T10:00:00Z"
+        ) from None

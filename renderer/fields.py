@@ -120,6 +120,8 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         extreme=None if spec.get("extreme") is None else str(spec["extreme"]),
         description=str(spec.get("description", "")),
     )
+    if field.required and field.sample is None:
+        raise ValueError(f"field {name!r} is required, so it needs a sample value")
     for label in ("default", "sample", "extreme"):
         value = getattr(field, label)
         if value is not None:
@@ -155,7 +157,10 @@ def validate(fields: Mapping[str, Field], raw: Mapping[str, str]) -> dict[str, A
 
 
 def example_values(fields: Mapping[str, Field], which: str) -> dict[str, str]:
-    """The manifest's ``sample`` or ``extreme`` value of each field that declares one."""
-    return {
-        name: value for name, f in fields.items() if (value := getattr(f, which)) is not None
-    }
+    """Each field's ``sample`` value, or its ``extreme`` one (falling back to the sample)."""
+    chosen = {}
+    for name, field in fields.items():
+        value = field.extreme if which == "extreme" and field.extreme is not None else field.sample
+        if value is not None:
+            chosen[name] = value
+    return chosen

@@ -11,7 +11,7 @@ from renderer.config import FONTS_DIR
 
 os.environ["FONTCONFIG_FILE"] = str(FONTS_DIR / "fonts.conf")
 
-import cairocffi as cairo  # noqa: E402  (fontconfig must be configured first)
+import cairocffi as cairo
 
 ELLIPSIS = "…"
 _local = threading.local()

@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
+import cairosvg.parser
+import cairosvg.surface
+from PIL import Image
+
 from renderer import fonts  # noqa: F401  (configures fontconfig before cairo draws text)
-
-import cairosvg.parser  # noqa: E402, I001
-import cairosvg.surface  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from renderer.errors import TemplateError  # noqa: E402
-from renderer.guard import DATA_TYPES  # noqa: E402
+from renderer.errors import TemplateError
+from renderer.guard import DATA_TYPES
 
 DPI = 96
 
