@@ -3,6 +3,7 @@
 The CLI and the HTTP service both render through ``render``, so they cannot disagree.
 """
 
+import logging
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -12,6 +13,8 @@ from datetime import UTC, datetime
 from renderer import fields, fit, raster
 from renderer.catalog import Template
 from renderer.encode import Encoded, encode, normalize_format
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,16 @@ def render(
     started = time.perf_counter()
     encoded = encode(image, format, budget or template.budget)
     timings["encode"] = time.perf_counter() - started
-    return Rendered(encoded, template.name, template.version, fitted, timings)
+    rendered = Rendered(encoded, template.name, template.version, fitted, timings)
+    log.info(
+        "rendered %s@%s: %s, %d encodes, %.0f ms",
+        template.name,
+        template.version,
+        encoded.describe(),
+        encoded.encodes,
+        rendered.seconds * 1000,
+    )
+    return rendered
 
 
 def _fill(
