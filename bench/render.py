@@ -24,14 +24,14 @@ from PIL import Image
 from renderer import config, fields
 from renderer.catalog import Catalog
 from renderer.encode import encode
-from renderer.render import fill, render
+from renderer.render import fill, plan, render
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 RESULTS = Path(__file__).parent / "results" / "render.md"
 
 
 def naive(template, values) -> int:
-    svg = fill(template, values, AT)
+    svg = fill(plan(template, values, at=AT))
     png = cairosvg.svg2png(
         bytestring=svg.encode(),
         url=str(template.folder / "template.svg"),
@@ -65,8 +65,8 @@ def main() -> None:
     rows = []
     for name, template in catalog.templates.items():
         values = fields.example_values(template.fields, "sample")
-        result = render(template, values, at=AT)
-        ours = timed(lambda t=template, v=values: render(t, v, at=AT), args.repeat)
+        result = render(plan(template, values, at=AT))
+        ours = timed(lambda t=template, v=values: render(plan(t, v, at=AT)), args.repeat)
         theirs = timed(lambda t=template, v=values: naive(t, v), args.repeat)
         stages = {k: v * 1000 for k, v in result.timings.items()}
         rows.append(

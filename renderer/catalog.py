@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from PIL import Image
@@ -60,6 +60,11 @@ class Template:
     files: dict[str, bytes] = field(repr=False)
     jinja: Any = field(repr=False)
     fetcher: Fetcher = field(repr=False)
+    uses_clock: bool = False  # shows something computed from "now" (a countdown)
+
+    @property
+    def live_fields(self) -> list[str]:
+        return [name for name, f in self.fields.items() if f.live]
 
     def fill(self, values: Mapping[str, Any], now: datetime) -> str:
         """The SVG text with the values put in (escaped); TemplateError with the line if not."""
@@ -155,6 +160,7 @@ def load_template(folder: Path) -> Template:
         raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
     try:
         jinja = environment.from_string(source)
+        uses_clock = _uses_clock(environment.parse(source))
     except TemplateSyntaxError as exc:
         raise TemplateError(exc.message or str(exc), name, SVG_FILE, exc.lineno) from None
     version = _version(files)
@@ -173,6 +179,7 @@ def load_template(folder: Path) -> Template:
         files=rendered_files,
         jinja=jinja,
         fetcher=Fetcher(str(folder.resolve()), rendered_files),
+        uses_clock=uses_clock,
     )
     _try_fill(template)
     return template
@@ -251,6 +258,8 @@ def _manifest(text: str, name: str) -> dict[str, Any]:
             parsed[field_name] = fields.field_from_manifest(field_name, spec)
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise fail(str(exc), f"[fields.{field_name}]") from None
+    if any(f.live for f in parsed.values()) and getattr(parsed.get("sku"), "type", "") != "sku":
+        raise fail("a live stock field needs a field named sku of type sku", "live")
     data["fields"] = parsed
     return data
 
@@ -301,6 +310,15 @@ def _try_fill(template: Template) -> None:
         except RendererError as exc:
             raise TemplateError(f"{which} values: {exc}", template.name, MANIFEST_FILE) from None
         template.parse(template.fill(values, datetime.now(UTC)))
+
+
+def _uses_clock(tree: nodes.Template) -> bool:
+    """Whether the template reads "now", directly or through a countdown or ``is past``."""
+    return (
+        any(n.name == "now" for n in tree.find_all(nodes.Name))
+        or any(n.name == "countdown" for n in tree.find_all(nodes.Filter))
+        or any(n.name == "past" for n in tree.find_all(nodes.Test))
+    )
 
 
 def _template_line(exc: BaseException) -> int | None:

@@ -4,11 +4,13 @@ Bad input exits with code 2 and one line on stderr that says what to fix.
 """
 
 import argparse
+import copy
 import json
 import logging
 import os
 import sys
-from datetime import datetime
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from renderer import config
@@ -57,9 +59,25 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--svg", type=Path, help="also write the filled SVG here")
     render.set_defaults(command=render_image)
 
-    serve = commands.add_parser("serve", parents=[templates_option], help="run the HTTP service")
-    serve.add_argument("--host", default=os.environ.get("RENDERER_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("RENDERER_PORT", "8000")))
+    url = commands.add_parser(
+        "url", parents=[templates_option], help="print a signed image URL (keys from RENDERER_*)"
+    )
+    url.add_argument("template", help="template name")
+    url.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    url.add_argument("--format", help="jpg, png or gif (default: the template's)")
+    url.add_argument("--at", help="pin the image's time: ISO 8601 or unix seconds")
+    url.add_argument("--exp", type=int, help="expiry, unix seconds")
+    url.set_defaults(command=signed_url)
+
+    serve = commands.add_parser(
+        "serve", parents=[templates_option], help="run the HTTP service (flags or RENDERER_*)"
+    )
+    serve.add_argument("--host", help="default 127.0.0.1 (RENDERER_HOST)")
+    serve.add_argument("--port", type=int, help="default 8000 (RENDERER_PORT)")
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (RENDERER_WORKERS)")
+    serve.add_argument(
+        "--redis", metavar="URL", help="shared cache and live values (RENDERER_REDIS_URL)"
+    )
     serve.set_defaults(command=serve_http)
     return parser
 
@@ -88,22 +106,18 @@ def list_templates(args: argparse.Namespace) -> int:
 def render_image(args: argparse.Namespace) -> int:
     from renderer import render  # imports CairoSVG: only the commands that draw pay for it
 
-    values = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: write it as FIELD=VALUE")
-        values[name.strip()] = value
+    values = _values(args.set)
     at = _parse_at(args.at) if args.at else None
     budget = config.parse_bytes(args.budget) if args.budget else None
     template = Catalog(config.templates_dir(args.templates)).get(args.template)
-    result = render.render(template, values, format=args.format, budget=budget, at=at)
+    job = render.plan(template, values, format=args.format, budget=budget, at=at)
+    result = render.render(job)
     if args.svg:
-        args.svg.write_text(render.fill(template, values, at))
+        args.svg.write_text(render.fill(job))
     args.out.write_bytes(result.encoded.data)
     encoded = result.encoded
     print(
-        f"{args.out}: {encoded.describe()} (budget {budget or template.budget:,}), "
+        f"{args.out}: {encoded.describe()} (budget {job.budget:,}), "
         f"{encoded.encodes} encodes, {result.seconds * 1000:.0f} ms "
         f"(fill {result.timings['fill'] * 1000:.0f}, raster {result.timings['raster'] * 1000:.0f},"
         f" encode {result.timings['encode'] * 1000:.0f})"
@@ -114,19 +128,88 @@ def render_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def signed_url(args: argparse.Namespace) -> int:
+    from renderer import render
+    from renderer.signing import sign_url
+
+    settings = config.Settings.from_env()
+    template = Catalog(config.templates_dir(args.templates)).get(args.template)
+    values = _values(args.set)
+    at = _parse_at(args.at) if args.at else None
+    job = render.plan(template, values, format=args.format, at=at)  # bad values fail here
+    kid, secret = next(iter(settings.signing_keys.items()))
+    print(
+        sign_url(
+            settings.public_url,
+            template.name,
+            job.format,
+            values,
+            kid=kid,
+            secret=secret,
+            at=int(at.timestamp()) if at else None,
+            exp=args.exp,
+        )
+    )
+    return 0
+
+
 def serve_http(args: argparse.Namespace) -> int:
+    """Flags become RENDERER_* variables, so every uvicorn worker reads the same settings."""
     import uvicorn
 
-    from renderer.app import create_app
-
-    app = create_app(config.templates_dir(args.templates))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    flags = {
+        "HOST": args.host,
+        "PORT": args.port,
+        "WORKERS": args.workers,
+        "TEMPLATES": args.templates,
+        "REDIS_URL": args.redis,
+    }
+    for name, value in flags.items():
+        if value is not None:
+            os.environ[f"RENDERER_{name}"] = str(value)
+    settings = config.Settings.from_env()  # fail here, with one line, not in every worker
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mms-renderer-metrics-")
+    uvicorn.run(
+        "renderer.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,  # renderer.accesslog writes one line per request, signatures redacted
+        log_config=_log_config(),
+    )
     return 0
+
+
+def _log_config() -> dict:
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["renderer"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return log_config
+
+
+def _values(items: list[str]) -> dict[str, str]:
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: write it as FIELD=VALUE")
+        values[name.strip()] = value
+    return values
 
 
 def _parse_at(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(
             f"--at {text!r} is not an ISO 8601 time like 2026-11-27T10:00:00Z"

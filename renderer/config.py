@@ -3,9 +3,17 @@
 Every limit lives here so that the catalog, the rasterizer, the encoder and the CLI agree.
 """
 
+import ipaddress
+import logging
 import os
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from renderer.errors import RendererError
+
+log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_TEMPLATES = PROJECT_ROOT / "templates_svg"
@@ -41,6 +49,106 @@ def parse_bytes(text: str | int) -> int:
         raise ValueError(f"not a byte size: {text!r} (write it like 450KB, 0.5MB or 500000)")
     number, unit = match.groups()
     return int(float(number) * _UNITS[unit.lower() if unit else None])
+
+
+DEV_SIGNING_KEYS = {"dev": b"mms-renderer-development-key-do-not-use"}
+DEV_API_KEY = "dev-api-key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service's settings, all from ``RENDERER_*`` variables (the CLI sets them from flags,
+    so that every uvicorn worker process reads the same ones)."""
+
+    templates: Path
+    signing_keys: dict[str, bytes]  # kid -> secret, in order: the first signs, all verify
+    api_keys: tuple[str, ...]
+    redis_url: str | None
+    public_url: str
+    host: str
+    port: int
+    workers: int
+    cache_bytes: int
+    cache_ttl: int  # seconds an image stays in Redis
+    render_concurrency: int
+    queue_limit: int  # renders that may wait for a free slot before 503
+    render_timeout: float  # seconds from arrival to a finished render, else 503
+    live_max_age: int  # Cache-Control max-age of images that show live values
+
+    @property
+    def development_keys(self) -> bool:
+        return self.signing_keys == DEV_SIGNING_KEYS or DEV_API_KEY in self.api_keys
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+        """Read and check every variable; RendererError names the one that is wrong."""
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(f"RENDERER_{name}", "").strip() or default
+
+        def number(name: str, default: str, kind=int, low: float = 1):
+            try:
+                value = kind(get(name, default))
+            except ValueError:
+                raise RendererError(f"RENDERER_{name} must be a number") from None
+            if value < low:
+                raise RendererError(f"RENDERER_{name} must be at least {low}")
+            return value
+
+        host = get("HOST", "127.0.0.1")
+        settings = cls(
+            templates=templates_dir(env.get("RENDERER_TEMPLATES")),
+            signing_keys=_signing_keys(get("SIGNING_KEYS")) or dict(DEV_SIGNING_KEYS),
+            api_keys=tuple(k.strip() for k in get("API_KEYS").split(",") if k.strip())
+            or (DEV_API_KEY,),
+            redis_url=get("REDIS_URL") or None,
+            public_url=get("PUBLIC_URL", f"http://{host}:{get('PORT', '8000')}").rstrip("/"),
+            host=host,
+            port=number("PORT", "8000", low=0),
+            workers=number("WORKERS", "1"),
+            cache_bytes=_bytes("CACHE_BYTES", get("CACHE_BYTES", "256MB")),
+            cache_ttl=number("CACHE_TTL", str(7 * 24 * 3600)),
+            render_concurrency=number("RENDER_CONCURRENCY", str(os.cpu_count() or 2)),
+            queue_limit=number("QUEUE_LIMIT", "64", low=0),
+            render_timeout=number("RENDER_TIMEOUT", "15", kind=float, low=0.001),
+            live_max_age=number("LIVE_MAX_AGE", "60", low=0),
+        )
+        if settings.development_keys and not _is_loopback(host):
+            raise RendererError(
+                "refusing to serve on a non-loopback address with the development keys: "
+                "set RENDERER_SIGNING_KEYS and RENDERER_API_KEYS"
+            )
+        return settings
+
+
+def _signing_keys(text: str) -> dict[str, bytes]:
+    """``kid:secret,kid:secret``; secrets of at least 16 characters."""
+    keys: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kid, sep, secret = item.partition(":")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", kid) or len(secret) < 16:
+            raise RendererError(
+                "RENDERER_SIGNING_KEYS must be kid:secret pairs, comma-separated, with a kid of "
+                "letters, digits, - or _ and a secret of at least 16 characters"
+            )
+        keys[kid] = secret.encode()
+    return keys
+
+
+def _bytes(name: str, text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise RendererError(f"RENDERER_{name}: {exc}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def templates_dir(override: str | Path | None = None) -> Path:

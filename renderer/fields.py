@@ -33,10 +33,11 @@ class Field:
     sample: str | None = None
     extreme: str | None = None
     description: str = ""
+    live: str | None = None  # "stock": read from the live stock store by the template's sku
 
     @property
     def required(self) -> bool:
-        return self.default is None
+        return self.default is None and self.live is None
 
     def parse(self, raw: str) -> Any:
         """The typed value of ``raw``; ValueError with a message fit for the user if bad."""
@@ -98,7 +99,7 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
     """A Field from its ``[fields.NAME]`` table; ValueError naming the bad key."""
     if not NAME.match(name):
         raise ValueError(f"field name {name!r} must be lowercase letters, digits and _")
-    known = {"type", "default", "max_length", "min", "max", "choices", "sample", "extreme"}
+    known = {"type", "default", "max_length", "min", "max", "choices", "sample", "extreme", "live"}
     unknown = set(spec) - known - {"description"}
     if unknown:
         raise ValueError(f"field {name!r}: unknown keys {', '.join(sorted(unknown))}")
@@ -108,6 +109,8 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
     choices = tuple(str(c) for c in spec.get("choices", ()))
     if kind == "enum" and not choices:
         raise ValueError(f"field {name!r}: an enum needs choices")
+    if spec.get("live") not in (None, "stock") or (spec.get("live") and kind != "int"):
+        raise ValueError(f'field {name!r}: live must be "stock", on an int field')
     field = Field(
         name=name,
         type=kind,
@@ -119,6 +122,7 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         sample=None if spec.get("sample") is None else str(spec["sample"]),
         extreme=None if spec.get("extreme") is None else str(spec["extreme"]),
         description=str(spec.get("description", "")),
+        live=spec.get("live"),
     )
     if field.required and field.sample is None:
         raise ValueError(f"field {name!r} is required, so it needs a sample value")
@@ -145,6 +149,9 @@ def validate(fields: Mapping[str, Field], raw: Mapping[str, str]) -> dict[str, A
         if given is None or not str(given).strip():  # empty counts as not given
             if field.required:
                 problems.append(FieldProblem(name, "is required"))
+                continue
+            if field.default is None:  # a live field: the store fills it in, or it stays None
+                values[name] = None
                 continue
             given = field.default
         try:

@@ -1,20 +1,50 @@
-"""One image from a template and values: validate, fill, check, fit, rasterize, encode.
+"""One image from a template and values: plan (validate), then fill, check, fit, rasterize,
+encode.
 
-The CLI and the HTTP service both render through ``render``, so they cannot disagree.
+``plan`` turns what a caller gave into a ``Job``: everything the image depends on, so that
+``Job.key`` can name the image in the cache before anything is drawn. ``render`` draws it.
+The CLI and the HTTP service both go through these two, so they cannot disagree.
 """
 
+import hashlib
 import logging
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from renderer import fields, fit, raster
 from renderer.catalog import Template
-from renderer.encode import Encoded, encode, normalize_format
+from renderer.encode import Encoded, check_budget, encode, normalize_format
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to render: typed values (defaults and live values filled in), time, format, budget."""
+
+    template: Template
+    values: dict[str, Any]
+    now: datetime
+    format: str
+    budget: int
+    pinned: bool  # "now" was given (``at``), not read off the clock
+
+    @property
+    def live(self) -> bool:
+        """Whether the image shows something that changes without its URL changing."""
+        return bool(self.template.live_fields) or (self.template.uses_clock and not self.pinned)
+
+    def key(self) -> str:
+        """The image's name in the cache, and its ETag."""
+        parts = [self.template.name, self.template.version, self.format, str(self.budget)]
+        parts += [f"{name}={_canonical(value)}" for name, value in sorted(self.values.items())]
+        if self.template.uses_clock:
+            parts.append(f"now={self.now.isoformat()}")
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -40,31 +70,45 @@ def clock_now(at: datetime | None = None) -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-def fill(template: Template, raw: Mapping[str, str], at: datetime | None = None) -> str:
-    """The filled, checked and fitted SVG: what CairoSVG will draw (also for inspection)."""
-    svg, _ = _fill(template, raw, at, {})
-    return svg
-
-
-def render(
+def plan(
     template: Template,
     raw: Mapping[str, str],
     *,
     format: str | None = None,
     budget: int | None = None,
     at: datetime | None = None,
-) -> Rendered:
-    """Render ``template`` with the string values ``raw`` into an encoded image."""
+) -> Job:
+    """Validate ``raw`` against the template; FieldErrors, BudgetError or ValueError if bad."""
+    return Job(
+        template=template,
+        values=fields.validate(template.fields, raw),
+        now=clock_now(at),
+        format=normalize_format(format or template.format),
+        budget=check_budget(budget or template.budget),
+        pinned=at is not None,
+    )
+
+
+def fill(job: Job) -> str:
+    """The filled, checked and fitted SVG: what CairoSVG will draw (also for inspection)."""
+    svg, _ = _fill(job)
+    return svg
+
+
+def render(job: Job) -> Rendered:
+    """Draw and encode ``job``. CPU-bound: the service runs it off the event loop."""
     timings: dict[str, float] = {}
-    format = normalize_format(format or template.format)
-    svg, fitted = _fill(template, raw, at, timings)
+    started = time.perf_counter()
+    svg, fitted = _fill(job)
+    timings["fill"] = time.perf_counter() - started
 
     started = time.perf_counter()
+    template = job.template
     image = raster.rasterize(svg.encode(), template.fetcher, template.width, template.height)
     timings["raster"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    encoded = encode(image, format, budget or template.budget)
+    encoded = encode(image, job.format, job.budget)
     timings["encode"] = time.perf_counter() - started
     rendered = Rendered(encoded, template.name, template.version, fitted, timings)
     log.info(
@@ -78,13 +122,15 @@ def render(
     return rendered
 
 
-def _fill(
-    template: Template, raw: Mapping[str, str], at: datetime | None, timings: dict[str, float]
-) -> tuple[str, list[fit.Fitted]]:
-    started = time.perf_counter()
-    values = fields.validate(template.fields, raw)
-    root = template.parse(template.fill(values, clock_now(at)))
+def _fill(job: Job) -> tuple[str, list[fit.Fitted]]:
+    root = job.template.parse(job.template.fill(job.values, job.now))
     fitted = fit.fit_text(root)
-    svg = ET.tostring(root, encoding="unicode")
-    timings["fill"] = time.perf_counter() - started
-    return svg, fitted
+    return ET.tostring(root, encoding="unicode"), fitted
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\0none"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

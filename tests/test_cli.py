@@ -12,9 +12,19 @@ from .conftest import AT, run_cli
 def test_render_writes_an_image_and_reports_it(tmp_path):
     out = tmp_path / "ana.jpg"
     done = run_cli(
-        "render", "low_stock", "--set", "product_name=Ethiopia Yirgacheffe", "--set", "stock=12",
-        "--out", str(out), "--budget", "450KB", "--at", AT,
-    )  # fmt: skip
+        "render",
+        "low_stock",
+        "--set",
+        "product_name=Ethiopia Yirgacheffe",
+        "--set",
+        "stock=12",
+        "--out",
+        str(out),
+        "--budget",
+        "450KB",
+        "--at",
+        AT,
+    )
     assert done.returncode == 0, done.stderr
     image = Image.open(io.BytesIO(out.read_bytes()))
     assert image.size == (1080, 1350) and image.format == "JPEG"
@@ -27,9 +37,19 @@ def test_render_writes_an_image_and_reports_it(tmp_path):
 def test_render_png_and_the_filled_svg(tmp_path):
     out, svg = tmp_path / "x.png", tmp_path / "x.svg"
     done = run_cli(
-        "render", "flash_sale", "--set", "first_name=Zoë", "--format", "png",
-        "--out", str(out), "--svg", str(svg), "--at", AT,
-    )  # fmt: skip
+        "render",
+        "flash_sale",
+        "--set",
+        "first_name=Zoë",
+        "--format",
+        "png",
+        "--out",
+        str(out),
+        "--svg",
+        str(svg),
+        "--at",
+        AT,
+    )
     assert done.returncode == 0, done.stderr
     assert Image.open(out).format == "PNG"
     assert "Zoë, this one's for you" in svg.read_text()
@@ -122,3 +142,39 @@ def test_templates_folder_from_the_environment(tmp_path, make_template):
 def test_python_dash_m_and_console_script_agree():
     done = run_cli("--help")
     assert done.returncode == 0 and "render" in done.stdout and "templates" in done.stdout
+
+
+def test_url_prints_a_signed_url_the_service_accepts(server):
+    import httpx
+
+    from .conftest import TEST_ENV
+
+    done = run_cli(
+        "url",
+        "flash_sale",
+        "--set",
+        "first_name=Zoë",
+        "--at",
+        "1795000000",
+        env={**TEST_ENV, "RENDERER_PUBLIC_URL": server.url},
+    )
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.strip()
+    assert url.startswith(f"{server.url}/i/flash_sale.jpg?first_name=Zo%C3%AB&at=1795000000&kid=k2")
+    assert httpx.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["url", "nope"], {}, "no template named 'nope'"),
+        (["url", "flash_sale", "--set", "first_name=A", "--set", "discount=1"], {}, "discount"),
+        (["url", "flash_sale"], {"RENDERER_SIGNING_KEYS": "short:x"}, "RENDERER_SIGNING_KEYS must"),
+        (["serve", "--port", "x"], {}, "invalid int value"),
+        (["serve"], {"RENDERER_QUEUE_LIMIT": "lots"}, "RENDERER_QUEUE_LIMIT must be a number"),
+    ],
+)
+def test_url_and_serve_bad_input(args, env, message):
+    done = run_cli(*args, env=env)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr

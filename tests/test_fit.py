@@ -6,7 +6,7 @@ from PIL import Image, ImageChops
 
 from renderer import fonts
 from renderer.catalog import load_template
-from renderer.render import render
+from renderer.render import plan, render
 
 SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200">
 <rect width="600" height="200" fill="#ffffff"/>
@@ -16,7 +16,7 @@ SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200">
 
 
 def pixels(template, name: str) -> Image.Image:
-    result = render(template, {"first_name": name}, format="png")
+    result = render(plan(template, {"first_name": name}, format="png"))
     return Image.open(io.BytesIO(result.encoded.data)).convert("L"), result.fitted[0]
 
 
@@ -50,10 +50,12 @@ def test_very_long_name_is_ellipsized_at_min_size(make_template):
 def test_centred_text_stays_centred_in_its_box(catalog):
     template = catalog.get("flash_sale")
     result = render(
-        template,
-        {"first_name": "Bartholomew-Fitzgerald Featherstonehaugh"},
-        format="png",
-        budget=600_000,
+        plan(
+            template,
+            {"first_name": "Bartholomew-Fitzgerald Featherstonehaugh"},
+            format="png",
+            budget=600_000,
+        )
     )
     greeting = next(f for f in result.fitted if f.id == "greeting")
     assert greeting.width <= 940

@@ -11,7 +11,7 @@ from PIL import Image
 from renderer.catalog import Catalog, load_template
 from renderer.errors import TemplateError
 from renderer.raster import Fetcher
-from renderer.render import fill, render
+from renderer.render import fill, plan, render
 
 from .conftest import AT
 
@@ -29,18 +29,20 @@ def _png(width: int = 4, height: int = 4) -> bytes:
 
 def test_merge_value_cannot_add_an_element(catalog):
     template = catalog.get("flash_sale")
-    plain = fill(template, {"first_name": "Ana"}, at)
-    attacked = fill(template, {"first_name": INJECTION}, at)
+    plain = fill(plan(template, {"first_name": "Ana"}, at=at))
+    attacked = fill(plan(template, {"first_name": INJECTION}, at=at))
     tags = [el.tag for el in ET.fromstring(attacked).iter()]
     assert tags == [el.tag for el in ET.fromstring(plain).iter()], "no element added"
     greeting = next(el for el in ET.fromstring(attacked).iter() if el.get("id") == "greeting")
     assert greeting.text.startswith(INJECTION), "rendered as literal text"
-    result = render(template, {"first_name": INJECTION}, at=at)
+    result = render(plan(template, {"first_name": INJECTION}, at=at))
     assert Image.open(io.BytesIO(result.encoded.data)).size == (1080, 1080)
 
 
 def test_merge_value_cannot_add_an_attribute(catalog):
-    attacked = fill(catalog.get("flash_sale"), {"code": '" onload="x', "first_name": "Ana"}, at)
+    attacked = fill(
+        plan(catalog.get("flash_sale"), {"code": '" onload="x', "first_name": "Ana"}, at=at)
+    )
     code = next(el for el in ET.fromstring(attacked).iter() if el.get("id") == "code")
     assert "onload" not in code.attrib
 
@@ -129,10 +131,10 @@ sample = "logo.png"
 """
     svg = HEAD + '<image href="{{ photo }}" width="40" height="40"/></svg>'
     template = load_template(make_template(svg, manifest=manifest, files={"logo.png": _png()}))
-    assert render(template, {"photo": "logo.png"}, format="png").encoded.width == 400
+    assert render(plan(template, {"photo": "logo.png"}, format="png")).encoded.width == 400
     for value in ("file:///etc/passwd", "../../outside.png", "http://127.0.0.1:1/"):
         with pytest.raises(TemplateError, match=r"external reference|leaves the template"):
-            render(template, {"photo": value})
+            render(plan(template, {"photo": value}))
 
 
 def test_fetcher_refuses_outside_the_folder(make_template):
@@ -181,7 +183,7 @@ def test_data_uri_images_render(make_template):
     uri = "data:image/png;base64," + base64.b64encode(_png(8, 8)).decode()
     svg = HEAD + f'<image href="{uri}" x="0" y="0" width="400" height="400"/>' + NAME + "</svg>"
     template = load_template(make_template(svg))
-    result = render(template, {"first_name": "Ana"}, format="png")
+    result = render(plan(template, {"first_name": "Ana"}, format="png"))
     image = Image.open(io.BytesIO(result.encoded.data)).convert("RGB")
     assert image.getpixel((300, 300)) == (200, 30, 30)
 

@@ -8,7 +8,7 @@ from PIL import Image, ImageChops
 
 from renderer import fields, fonts, raster
 from renderer.config import BUNDLED_TEMPLATES, HARD_CAP_BYTES
-from renderer.render import fill, render
+from renderer.render import fill, plan, render
 
 from .conftest import AT
 
@@ -29,7 +29,7 @@ def test_all_bundled_templates_load(catalog):
 def test_renders_within_budget(catalog, name, which):
     template = catalog.get(name)
     values = fields.example_values(template.fields, which)
-    result = render(template, values, at=at)
+    result = render(plan(template, values, at=at))
     data = result.encoded.data
     assert len(data) <= template.budget <= HARD_CAP_BYTES
     image = Image.open(io.BytesIO(data))
@@ -44,9 +44,9 @@ def test_renders_within_budget(catalog, name, which):
 def test_extreme_values_fit_their_boxes(catalog, name):
     template = catalog.get(name)
     values = fields.example_values(template.fields, "extreme")
-    result = render(template, values, at=at, format="png", budget=HARD_CAP_BYTES)
+    result = render(plan(template, values, at=at, format="png", budget=HARD_CAP_BYTES))
     assert result.fitted, "every bundled template fits some text"
-    svg = fill(template, values, at)
+    svg = fill(plan(template, values, at=at))
     for fitted in result.fitted:
         box = float(svg.split(f'id="{fitted.id}"')[1].split('data-fit-width="')[1].split('"')[0])
         assert fitted.width <= box, fitted
@@ -57,13 +57,13 @@ def test_budget_bites_on_some_bundled_templates(catalog):
     qualities = {}
     for name in NAMES:
         template = catalog.get(name)
-        result = render(template, fields.example_values(template.fields, "sample"), at=at)
+        result = render(plan(template, fields.example_values(template.fields, "sample"), at=at))
         qualities[name] = result.encoded.quality
     assert any(q < 95 for q in qualities.values()), qualities
 
 
 def _pixels(template, values):
-    svg = fill(template, values, at)
+    svg = fill(plan(template, values, at=at))
     return raster.rasterize(svg.encode(), template.fetcher, template.width, template.height)
 
 
@@ -85,8 +85,8 @@ def test_first_name_changes_only_the_name_box(catalog):
 
 def test_first_name_change_in_the_encoded_jpeg(catalog):
     template = catalog.get("flash_sale")
-    a = render(template, {"first_name": "Ana"}, at=at).encoded
-    b = render(template, {"first_name": "Zoë"}, at=at).encoded
+    a = render(plan(template, {"first_name": "Ana"}, at=at)).encoded
+    b = render(plan(template, {"first_name": "Zoë"}, at=at)).encoded
     assert a.quality == b.quality
     ia = Image.open(io.BytesIO(a.data)).convert("L")
     ib = Image.open(io.BytesIO(b.data)).convert("L")
@@ -116,6 +116,6 @@ def test_missing_glyphs_are_detected():
 def test_sold_out_state(catalog):
     template = catalog.get("low_stock")
     values = {"product_name": "Ethiopia Yirgacheffe", "stock": "0"}
-    svg = fill(template, values, at)
+    svg = fill(plan(template, values, at=at))
     assert "SOLD OUT" in svg and "left!" not in svg
-    assert "Only 47 left!" in fill(template, {**values, "stock": "47"}, at)
+    assert "Only 47 left!" in fill(plan(template, {**values, "stock": "47"}, at=at))

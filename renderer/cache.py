@@ -1,0 +1,151 @@
+"""Rendered images by key: L1 in this process, L2 in Redis, and one render per missing key.
+
+L1 is a cachetools LRU bounded by the bytes it holds, not by a count of images. L2 (when
+Redis is configured) is shared by every process and machine, with a TTL. Concurrent requests
+for a key that is in neither share one render: within a process they wait on the same future;
+across processes a short Redis lock lets one render while the others watch L2 for the result.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+
+from cachetools import LRUCache
+from redis.exceptions import LockError
+
+from renderer import metrics
+from renderer.backend import RedisBackend
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Entry:
+    data: bytes
+    media_type: str
+    quality: int | None
+    colors: int | None
+    encodes: int
+    width: int
+    height: int
+    render_ms: float
+
+    def pack(self) -> bytes:
+        header = {k: v for k, v in asdict(self).items() if k != "data"}
+        return json.dumps(header).encode() + b"\n" + self.data
+
+    @classmethod
+    def unpack(cls, packed: bytes) -> "Entry":
+        header, _, data = packed.partition(b"\n")
+        return cls(data=data, **json.loads(header))
+
+
+class ImageCache:
+    def __init__(
+        self,
+        max_bytes: int,
+        backend: RedisBackend | None = None,
+        ttl: int = 7 * 24 * 3600,
+        lock_seconds: float = 15.0,
+    ):
+        self.l1: LRUCache[str, Entry] = LRUCache(maxsize=max_bytes, getsizeof=_size)
+        self.backend = backend
+        self.ttl = ttl
+        self.lock_seconds = lock_seconds
+        self._flights: dict[str, asyncio.Future[Entry]] = {}
+
+    async def fetch(self, key: str, render: Callable[[], Awaitable[Entry]]) -> tuple[Entry, str]:
+        """The entry for ``key`` and where it came from: l1, l2, shared (a render already in
+        flight) or render."""
+        entry = self.l1.get(key)
+        metrics.CACHE.labels("l1", "hit" if entry else "miss").inc()
+        if entry is not None:
+            return entry, "l1"
+        flight = self._flights.get(key)
+        if flight is not None:
+            return await asyncio.shield(flight), "shared"
+        flight = self._flights[key] = asyncio.get_running_loop().create_future()
+        flight.add_done_callback(_retrieve)
+        try:
+            entry, source = await self._from_l2_or_render(key, render)
+            flight.set_result(entry)
+            return entry, source
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        finally:
+            del self._flights[key]
+
+    async def peek(self, key: str) -> Entry | None:
+        """The entry if any tier has it, without rendering."""
+        return self.l1.get(key) or await self._l2_get(key)
+
+    async def _from_l2_or_render(
+        self, key: str, render: Callable[[], Awaitable[Entry]]
+    ) -> tuple[Entry, str]:
+        if self.backend is None:
+            return await self._render(key, render), "render"
+        entry = await self._l2_get(key)
+        if entry is not None:
+            return self._keep(key, entry), "l2"
+        lock = self.backend.client.lock(
+            f"mms:lock:{key}", timeout=self.lock_seconds, blocking=False, thread_local=False
+        )
+        deadline = time.monotonic() + self.lock_seconds
+        while not await self.backend.call(lambda _: lock.acquire(), fallback=True):
+            # another process renders this key: wait for its result in L2
+            await asyncio.sleep(POLL_SECONDS)
+            entry = await self._l2_get(key, count=False)
+            if entry is not None:
+                return self._keep(key, entry), "l2"
+            if time.monotonic() > deadline:
+                break
+        try:
+            entry = await self._l2_get(key, count=False)  # stored while we took the lock?
+            if entry is not None:
+                return self._keep(key, entry), "l2"
+            return await self._render(key, render), "render"
+        finally:
+            await self.backend.call(lambda _: _release(lock), fallback=None)
+
+    async def _render(self, key: str, render: Callable[[], Awaitable[Entry]]) -> Entry:
+        entry = self._keep(key, await render())
+        if self.backend is not None:
+            packed = entry.pack()
+            await self.backend.call(
+                lambda r: r.set(f"mms:img:{key}", packed, ex=self.ttl), fallback=None
+            )
+        return entry
+
+    async def _l2_get(self, key: str, count: bool = True) -> Entry | None:
+        if self.backend is None:
+            return None
+        packed = await self.backend.call(lambda r: r.get(f"mms:img:{key}"), fallback=None)
+        if count:
+            metrics.CACHE.labels("l2", "hit" if packed else "miss").inc()
+        return Entry.unpack(packed) if packed else None
+
+    def _keep(self, key: str, entry: Entry) -> Entry:
+        with contextlib.suppress(ValueError):  # larger than the whole L1: not kept
+            self.l1[key] = entry
+        return entry
+
+
+async def _release(lock) -> None:
+    with contextlib.suppress(LockError):  # it expired, and may be someone else's now
+        await lock.release()
+
+
+def _size(entry: Entry) -> int:
+    return len(entry.data) + 512
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a failed flight's exception as seen even when nobody else waited for it."""
+    if not future.cancelled():
+        future.exception()

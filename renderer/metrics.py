@@ -1,0 +1,55 @@
+"""Prometheus metrics. With several uvicorn workers, ``serve`` sets PROMETHEUS_MULTIPROC_DIR
+before any worker imports this module, so that ``/metrics`` on any worker counts them all."""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10)
+
+REQUESTS = Histogram(
+    "mms_request_seconds",
+    "HTTP request latency by route, method and status",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+STAGE = Histogram(
+    "mms_render_stage_seconds",
+    "Render latency per stage (fill, raster, composite, encode)",
+    ["stage"],
+    buckets=LATENCY_BUCKETS,
+)
+RENDERS = Counter("mms_renders_total", "Images rendered (cache misses that drew)", ["template"])
+CACHE = Counter("mms_cache_lookups_total", "Cache lookups by tier and result", ["tier", "result"])
+BYTES_OUT = Counter("mms_image_bytes_out_total", "Image bytes sent")
+ENCODES = Histogram(
+    "mms_encodes_per_image",
+    "Encodes the byte budget took",
+    buckets=(1, 2, 3, 4, 5, 6, 7, 8, 10, 12),
+)
+IMAGE_BYTES = Histogram(
+    "mms_image_bytes",
+    "Size of rendered images",
+    buckets=(25e3, 50e3, 100e3, 200e3, 300e3, 400e3, 450e3, 500e3, 550e3, 600e3),
+)
+ERRORS = Counter("mms_errors_total", "Errors by kind", ["kind"])
+REDIS_UP = Gauge(
+    "mms_redis_up", "1 while Redis answers, 0 while it does not", multiprocess_mode="livemin"
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics page, summed over every worker process when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,193 @@
+"""The API's OpenAPI description, served at ``/openapi.json``.
+
+Written out rather than generated: it is the contract with integrators, and a test checks
+that every route of the app is in it and nothing else is.
+"""
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/responses/Error"}
+IMAGE = {
+    "description": "The image, at or under its byte budget",
+    "content": {"image/jpeg": {}, "image/png": {}, "image/gif": {}},
+}
+AUTH = [{"bearer": []}]
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema or {"type": "object"}}},
+    }
+
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "mms-renderer",
+        "version": "1",
+        "description": "Personalized MMS images from SVG templates, always under the byte "
+        "budget, at signed per-recipient URLs.",
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "responses": {
+            "Error": _json(
+                "An error",
+                {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "fields": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    },
+                },
+            )
+        },
+    },
+    "paths": {
+        "/i/{file}": {
+            "get": {
+                "summary": "The signed image: /i/{template}.{jpg|png|gif}?fields&at&exp&kid&sig",
+                "parameters": [
+                    {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "kid", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "at", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "exp", "in": "query", "schema": {"type": "integer"}},
+                ],
+                "responses": {
+                    "200": IMAGE,
+                    "304": {"description": "Not modified (If-None-Match)"},
+                    "400": ERROR,
+                    "403": ERROR,
+                    "404": ERROR,
+                    "410": ERROR,
+                    "414": ERROR,
+                    "503": ERROR,
+                },
+            }
+        },
+        "/v1/urls": {
+            "post": {
+                "summary": "Signed image URLs for a batch of recipients",
+                "security": AUTH,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["template", "recipients"],
+                        "properties": {
+                            "template": {"type": "string"},
+                            "format": {"enum": ["jpg", "png", "gif"]},
+                            "at": {"type": ["integer", "string"]},
+                            "exp": {"type": "integer"},
+                            "prerender": {"type": "boolean"},
+                            "recipients": {
+                                "type": "array",
+                                "maxItems": 10000,
+                                "items": {"type": "object"},
+                            },
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": _json(
+                        "URLs in recipient order (null where the recipient has errors)",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "urls": {"type": "array", "items": {"type": ["string", "null"]}},
+                                "errors": {"type": "array", "items": {"type": "object"}},
+                                "prerendered": {"type": "integer"},
+                            },
+                        },
+                    ),
+                    "400": ERROR,
+                    "401": ERROR,
+                    "404": ERROR,
+                    "413": ERROR,
+                },
+            }
+        },
+        "/v1/templates": {
+            "get": {
+                "summary": "Every template: manifest, field schemas, version",
+                "responses": {"200": _json("Templates, and the ones that failed to load")},
+            }
+        },
+        "/v1/templates/{name}": {
+            "get": {
+                "summary": "One template",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": _json("The template"), "404": ERROR},
+            }
+        },
+        "/v1/templates/{name}/preview": {
+            "post": {
+                "summary": "Render any field values, with size and quality in X-Render-* headers",
+                "security": AUTH,
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "fields": {"type": "object"},
+                            "format": {"enum": ["jpg", "png", "gif"]},
+                            "budget": {"type": ["string", "integer"]},
+                            "at": {"type": ["integer", "string"]},
+                        },
+                    }
+                ),
+                "responses": {"200": IMAGE, "400": ERROR, "401": ERROR, "404": ERROR},
+            }
+        },
+        "/v1/live/stock/{sku}": {
+            "parameters": [
+                {"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "get": {
+                "summary": "The live stock count of a SKU",
+                "security": AUTH,
+                "responses": {"200": _json("The count"), "401": ERROR, "404": ERROR},
+            },
+            "put": {
+                "summary": "Set the live stock count of a SKU",
+                "security": AUTH,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["count"],
+                        "properties": {
+                            "count": {"type": "integer", "minimum": 0, "maximum": 1000000000}
+                        },
+                    }
+                ),
+                "responses": {"200": _json("The count"), "400": ERROR, "401": ERROR, "503": ERROR},
+            },
+        },
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _json("ok")}}},
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "Prometheus text format"}},
+            }
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1")}}
+        },
+    },
+}
