@@ -18,6 +18,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/http_latency.py
 
 # libcairo2 is what CairoSVG draws with; fontconfig finds the bundled fonts.
 system-deps:
