@@ -17,8 +17,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/render.py
-	$(BIN)/python bench/http_latency.py
+	$(BIN)/python -m bench
 
 # libcairo2 is what CairoSVG draws with; fontconfig finds the bundled fonts.
 system-deps:

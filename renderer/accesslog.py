@@ -1,19 +1,27 @@
 """One access-log line and one latency observation per request.
 
-The log line never carries a secret: ``sig`` values are replaced by ``REDACTED`` and headers
-(where API keys travel) are not logged at all.
+The line never carries a secret: ``sig`` values are replaced by ``REDACTED`` and headers
+(where API keys travel) are not logged at all. Lines are written to stderr in batches, as
+nginx's ``access_log ... buffer= flush=`` does: when 100 are waiting, or half a second after
+the first one, and at shutdown. Going through ``logging`` for each line cost a fifth of the
+cache-hit throughput in ``python -m bench`` (LogRecord creation, mostly).
 """
 
-import logging
+import asyncio
+import contextlib
+import os
 import re
+import sys
 import time
+from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from renderer import metrics
 
-log = logging.getLogger("renderer.access")
 SIGNATURE = re.compile(r"(^|&)(sig=)[^&]*")
+BATCH_LINES = 100
+FLUSH_SECONDS = 0.5
 
 
 def redact(query: str) -> str:
@@ -21,10 +29,16 @@ def redact(query: str) -> str:
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, fd: int | None = None):
         self.app = app
+        self.fd = sys.stderr.fileno() if fd is None else fd
+        self.lines: list[str] = []
+        self.flush_scheduled = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._flushing_on_shutdown(receive), send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -47,13 +61,32 @@ class AccessLog:
             metrics.REQUESTS.labels(route, scope["method"], str(status)).observe(seconds)
             query = scope.get("query_string", b"").decode("latin-1")
             client = (scope.get("client") or ("-", 0))[0]
-            log.info(
-                '%s "%s %s%s" %d %d %.1fms',
-                client,
-                scope["method"],
-                scope["path"],
-                f"?{redact(query)}" if query else "",
-                status,
-                size,
-                seconds * 1000,
+            self.write(
+                f"{datetime.now(UTC).isoformat(timespec='milliseconds')} access {client} "
+                f'"{scope["method"]} {scope["path"]}{"?" + redact(query) if query else ""}" '
+                f"{status} {size} {seconds * 1000:.1f}ms"
             )
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+        if len(self.lines) >= BATCH_LINES:
+            self.flush()
+        elif not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        if self.lines:
+            data, self.lines = ("\n".join(self.lines) + "\n").encode(), []
+            with contextlib.suppress(OSError):  # a closed stderr must not fail requests
+                os.write(self.fd, data)
+
+    def _flushing_on_shutdown(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.flush()
+            return message
+
+        return wrapped

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import LRUCache
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -43,6 +44,7 @@ MAX_QUERY_BYTES = 8 * 1024
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_RECIPIENTS = 10_000
 IMMUTABLE = "public, max-age=31536000, immutable"
+KNOWN_URLS = 100_000
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -86,6 +88,10 @@ class Service:
         self.pool = RenderPool(
             settings.render_concurrency, settings.queue_limit, settings.render_timeout
         )
+        # URL -> (cache key, Cache-Control) of immutable images already verified and planned:
+        # a repeat fetch of the same URL skips HMAC, parsing and planning, which would give
+        # the same answer (the keys only change with a restart).
+        self.known_urls: LRUCache[bytes, tuple[str, str]] = LRUCache(maxsize=KNOWN_URLS)
         if settings.development_keys:
             log.warning(
                 "RENDERER_SIGNING_KEYS or RENDERER_API_KEYS is not set: using the DEVELOPMENT "
@@ -152,6 +158,14 @@ def draw(job: Job) -> Entry:
 async def image(request: Request) -> Response:
     """``GET /i/{template}.{jpg|png|gif}?fields&at&exp&kid&sig``: the signed image."""
     service: Service = request.app.state.service
+    url = request.scope["raw_path"] + b"?" + request.scope["query_string"]
+    known = service.known_urls.get(url)
+    if known is not None:
+        key, cache_control = known
+        entry = service.cache.l1.get(key)
+        if entry is not None:
+            metrics.CACHE.labels("l1", "hit").inc()
+            return _image_response(request, key, entry, cache_control, "l1")
     if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
         raise URITooLong(f"the query is over {MAX_QUERY_BYTES:,} bytes")
     params = request.query_params.multi_items()
@@ -166,7 +180,16 @@ async def image(request: Request) -> Response:
     except ValueError as exc:  # the format
         raise NotFound(str(exc)) from None
     job, key, entry, source = await service.image(job)
-    headers = {"ETag": f'"{key}"', "Cache-Control": service.cache_control(job)}
+    cache_control = service.cache_control(job)
+    if not job.live and "exp" not in dict(params):
+        service.known_urls[url] = (key, cache_control)
+    return _image_response(request, key, entry, cache_control, source)
+
+
+def _image_response(
+    request: Request, key: str, entry: Entry, cache_control: str, source: str
+) -> Response:
+    headers = {"ETag": f'"{key}"', "Cache-Control": cache_control}
     if _etag_matches(request.headers.get("if-none-match", ""), key):
         return Response(status_code=304, headers=headers)
     metrics.BYTES_OUT.inc(len(entry.data))

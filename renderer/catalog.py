@@ -23,8 +23,8 @@ from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 from PIL import Image
 
-from renderer import config, fields, filters, guard
-from renderer.encode import check_budget, normalize_format
+from renderer import compose, config, fields, filters, fit, guard
+from renderer.encode import QualityPredictor, check_budget, normalize_format
 from renderer.errors import RendererError, TemplateError, UnknownTemplate
 from renderer.raster import Fetcher
 
@@ -61,6 +61,8 @@ class Template:
     jinja: Any = field(repr=False)
     fetcher: Fetcher = field(repr=False)
     uses_clock: bool = False  # shows something computed from "now" (a countdown)
+    layers: compose.Layers = field(default=None, repr=False)  # how it is drawn
+    predictor: QualityPredictor = field(default_factory=QualityPredictor, repr=False)
 
     @property
     def live_fields(self) -> list[str]:
@@ -94,6 +96,8 @@ class Template:
             "format": self.format,
             "budget": self.budget,
             "version": self.version,
+            "layered": self.layers.layered,
+            "whole_because": self.layers.reason or None,
             "fields": {
                 name: {
                     "type": f.type,
@@ -158,8 +162,11 @@ def load_template(folder: Path) -> Template:
     if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
         line = _line_of(source, "<!")
         raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
+    layers = compose.analyse(source)
+    if not layers.layered:
+        log.info("template %s renders whole: %s", name, layers.reason)
     try:
-        jinja = environment.from_string(source)
+        jinja = environment.from_string(layers.source)
         uses_clock = _uses_clock(environment.parse(source))
     except TemplateSyntaxError as exc:
         raise TemplateError(exc.message or str(exc), name, SVG_FILE, exc.lineno) from None
@@ -180,6 +187,7 @@ def load_template(folder: Path) -> Template:
         jinja=jinja,
         fetcher=Fetcher(str(folder.resolve()), rendered_files),
         uses_clock=uses_clock,
+        layers=layers,
     )
     _try_fill(template)
     return template
@@ -302,14 +310,18 @@ def _version(files: dict[str, bytes]) -> str:
 
 
 def _try_fill(template: Template) -> None:
-    """Fill with the sample and the extreme values, so a broken template fails at load."""
+    """Fill with the sample and the extreme values, so a broken template fails at load; then
+    draw the static layers (from either: they do not depend on values)."""
     for which in ("sample", "extreme"):
         raw = fields.example_values(template.fields, which)
         try:
             values = fields.validate(template.fields, raw)
         except RendererError as exc:
             raise TemplateError(f"{which} values: {exc}", template.name, MANIFEST_FILE) from None
-        template.parse(template.fill(values, datetime.now(UTC)))
+        root = template.parse(template.fill(values, datetime.now(UTC)))
+    if template.layers.layered:
+        fit.fit_text(root)
+        compose.prepare(template.layers, root, template.fetcher, (template.width, template.height))
 
 
 def _uses_clock(tree: nodes.Template) -> bool:

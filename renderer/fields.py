@@ -5,7 +5,6 @@ into the Python value the template sees, or says exactly what is wrong with it.
 """
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from renderer.errors import FieldErrors, FieldProblem
 
 TYPES = ("text", "int", "money", "datetime", "enum", "sku")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")  # Cc, Cs, Co
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_MAX_LENGTH = 64
 MAX_NUMBER_TEXT = 32  # an int or money given as a 10,000-digit string is refused before parsing
@@ -43,7 +43,7 @@ class Field:
         """The typed value of ``raw``; ValueError with a message fit for the user if bad."""
         if not isinstance(raw, str):
             raw = str(raw)
-        if any(unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in "\t" for c in raw):
+        if CONTROL.search(raw):
             raise ValueError("contains control characters")
         text = raw.strip()
         limit = self.max_length if self.type in ("text", "enum", "sku") else MAX_NUMBER_TEXT

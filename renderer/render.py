@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from renderer import fields, fit, raster
+from renderer import compose, fields, fit, raster
 from renderer.catalog import Template
 from renderer.encode import Encoded, check_budget, encode, normalize_format
 
@@ -90,25 +90,39 @@ def plan(
 
 
 def fill(job: Job) -> str:
-    """The filled, checked and fitted SVG: what CairoSVG will draw (also for inspection)."""
-    svg, _ = _fill(job)
-    return svg
+    """The whole filled, checked and fitted SVG: what a whole CairoSVG render draws (for
+    inspection, and the reference the layered path is tested against)."""
+    root = job.template.parse(job.template.fill(job.values, job.now))
+    fit.fit_text(root)
+    return ET.tostring(root, encoding="unicode")
 
 
 def render(job: Job) -> Rendered:
-    """Draw and encode ``job``. CPU-bound: the service runs it off the event loop."""
+    """Draw and encode ``job``. CPU-bound: the service runs it off the event loop.
+
+    A layered template draws only its dynamic runs over its static ones (stage "composite");
+    any other is drawn whole by CairoSVG (stage "raster").
+    """
     timings: dict[str, float] = {}
+    template = job.template
+    size = (template.width, template.height)
     started = time.perf_counter()
-    svg, fitted = _fill(job)
+    root = template.parse(template.fill(job.values, job.now))
+    layers = template.layers
+    fitted = compose.fit_dynamic(layers, root) if layers.layered else fit.fit_text(root)
     timings["fill"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    template = job.template
-    image = raster.rasterize(svg.encode(), template.fetcher, template.width, template.height)
-    timings["raster"] = time.perf_counter() - started
+    if layers.layered:
+        image = compose.compose(layers, root, template.fetcher, size)
+        timings["composite"] = time.perf_counter() - started
+    else:
+        svg = ET.tostring(root, encoding="unicode").encode()
+        image = raster.rasterize(svg, template.fetcher, *size)
+        timings["raster"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    encoded = encode(image, job.format, job.budget)
+    encoded = encode(image, job.format, job.budget, template.predictor)
     timings["encode"] = time.perf_counter() - started
     rendered = Rendered(encoded, template.name, template.version, fitted, timings)
     log.info(
@@ -120,12 +134,6 @@ def render(job: Job) -> Rendered:
         rendered.seconds * 1000,
     )
     return rendered
-
-
-def _fill(job: Job) -> tuple[str, list[fit.Fitted]]:
-    root = job.template.parse(job.template.fill(job.values, job.now))
-    fitted = fit.fit_text(root)
-    return ET.tostring(root, encoding="unicode"), fitted
 
 
 def _canonical(value: Any) -> str:

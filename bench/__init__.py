@@ -1,0 +1,1 @@
+"""mms-renderer's benchmarks: ``python -m bench`` (``make bench``); ``--quick`` for a smoke run."""

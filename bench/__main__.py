@@ -1,0 +1,72 @@
+"""``python -m bench [--quick] [--out DIR] [--workers N]``: every scenario, with its baseline
+measured in the same run; tables on stdout, and JSON, Markdown and PNG plots in ``--out``."""
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import http_load, inprocess, machine, report
+from renderer.catalog import Catalog
+from renderer.config import BUNDLED_TEMPLATES
+
+# quick: seconds, for the test suite; full: about two minutes on two cores
+SIZES = {
+    "quick": {
+        "renders": 3,
+        "naive": 1,
+        "budget_renders": 2,
+        "hits": 100,
+        "rounds": 1,
+        "levels": (1, 4),
+        "per_level": 4,
+    },
+    "full": {
+        "renders": 40,
+        "naive": 5,
+        "budget_renders": 12,
+        "hits": 3000,
+        "rounds": 5,
+        "levels": (1, 4, 16, 64),
+        "per_level": 24,
+    },
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds; for the test suite")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers for HTTP")
+    args = parser.parse_args(argv)
+    size = SIZES["quick" if args.quick else "full"]
+    now = datetime.now(UTC)
+
+    catalog = Catalog(BUNDLED_TEMPLATES)
+    results: dict = {
+        "when": f"{now:%Y-%m-%d %H:%M} UTC",
+        "command": "python -m bench" + (" --quick" if args.quick else ""),
+        "machine": machine.describe(),
+        "unique_renders": inprocess.unique_renders(catalog, size["renders"], size["naive"]),
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        results["cache_hits"] = http_load.cache_hits(
+            args.workers, size["hits"], 8, Path(scratch), size["rounds"]
+        )
+    results["http_unique"] = http_load.unique_renders(
+        args.workers, size["levels"], size["per_level"]
+    )
+    results["byte_budgets"] = inprocess.byte_budgets(catalog, size["budget_renders"])
+
+    paths = report.write(
+        results, args.out, f"{now:%Y-%m-%d-%H%M}" + ("-quick" if args.quick else "")
+    )
+    print(paths[1].read_text())
+    print("written:", *(str(p) for p in paths), sep="\n  ")
+    within = [row["within_budget"] for row in results["byte_budgets"]]
+    return 0 if all(share == 1 for share in within) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

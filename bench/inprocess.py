@@ -1,0 +1,122 @@
+"""Scenarios 1 and 4, in this process: unique renders layered vs naive, and byte budgets.
+
+Naive is what a generic image server does with an SVG template: fill it, have CairoSVG render
+the whole document to PNG (reading the photo itself), decode the PNG, then bisect the JPEG
+quality. Layered is ``renderer.render``. Both run here, one after the other, single-threaded.
+"""
+
+import io
+from datetime import UTC, datetime
+
+import cairosvg
+from PIL import Image
+
+from bench.stats import percentile, summary, timed
+from renderer import compose, fields
+from renderer.catalog import Catalog, Template
+from renderer.encode import encode
+from renderer.render import fill, plan, render
+
+AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
+BUDGETS_KB = (100, 250, 450, 600)
+
+
+def unique_values(template: Template, count: int, salt: str = "") -> list[dict[str, str]]:
+    """``count`` value sets that differ in the most personal field, as recipients do."""
+    base = fields.example_values(template.fields, "sample")
+    name = (
+        "first_name"
+        if "first_name" in template.fields
+        else next(n for n, f in template.fields.items() if f.type == "text")
+    )
+    return [{**base, name: f"{base.get(name, 'Ana')[:20]} {salt}{i}"} for i in range(count)]
+
+
+def naive(template: Template, raw: dict[str, str]) -> bytes:
+    job = plan(template, raw, at=AT)
+    png = cairosvg.svg2png(
+        bytestring=fill(job).encode(),
+        url=str(template.folder / "template.svg"),
+        unsafe=True,  # a generic server lets CairoSVG read the template's files itself
+        output_width=template.width,
+        output_height=template.height,
+    )
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return encode(image, "jpg", job.budget).data
+
+
+def bare_encode(template: Template, raw: dict[str, str], quality: int) -> float:
+    """One plain Pillow JPEG encode of the same composed image: the floor."""
+    job = plan(template, raw, at=AT)
+    root = template.parse(template.fill(job.values, job.now))
+    compose.fit_dynamic(template.layers, root)
+    image = compose.compose(
+        template.layers, root, template.fetcher, (template.width, template.height)
+    )
+    image = image.convert("RGB")
+    seconds, _ = timed(lambda: image.save(io.BytesIO(), "JPEG", quality=quality, subsampling=2))
+    return seconds
+
+
+def unique_renders(catalog: Catalog, renders: int, naive_renders: int) -> list[dict]:
+    rows = []
+    for name, template in catalog.templates.items():
+        values = unique_values(template, renders + 1, salt="u")
+        render(plan(template, values[0], at=AT))  # the quality memory's first, searching image
+        layered, results = [], []
+        for raw in values[1:]:
+            seconds, result = timed(lambda t=template, raw=raw: render(plan(t, raw, at=AT)))
+            layered.append(seconds)
+            results.append(result)
+        naive_seconds = [
+            timed(lambda t=template, raw=raw: naive(t, raw))[0] for raw in values[:naive_renders]
+        ]
+        floor = [
+            bare_encode(template, raw, results[i].encoded.quality or 85)
+            for i, raw in enumerate(values[1 : 1 + min(renders, 10)])
+        ]
+        layered_stats, naive_stats = summary(layered), summary(naive_seconds)
+        rows.append(
+            {
+                "template": name,
+                "size": f"{template.width}x{template.height}",
+                "layered": layered_stats,
+                "naive": naive_stats,
+                "bare_encode_p50_ms": percentile(floor, 0.5) * 1000,
+                "renders_per_s_one_core": 1000 / layered_stats["mean_ms"],
+                "encodes_per_image": sum(r.encoded.encodes for r in results) / len(results),
+                "bytes_mean": sum(len(r.encoded.data) for r in results) / len(results),
+                "quality": percentile([r.encoded.quality or 0 for r in results], 0.5),
+                "naive_over_layered": naive_stats["p50_ms"] / layered_stats["p50_ms"],
+                "layered_over_bare_encode": layered_stats["p50_ms"]
+                / (percentile(floor, 0.5) * 1000),
+                "layered_samples_ms": [s * 1000 for s in layered],
+                "naive_samples_ms": [s * 1000 for s in naive_seconds],
+            }
+        )
+    return rows
+
+
+def byte_budgets(catalog: Catalog, renders: int) -> list[dict]:
+    rows = []
+    for name, template in catalog.templates.items():
+        for kb in BUDGETS_KB:
+            budget = kb * 1000
+            results = [
+                render(plan(template, raw, budget=budget, at=AT)).encoded
+                for raw in unique_values(template, renders, salt=f"b{kb}-")
+            ]
+            rows.append(
+                {
+                    "template": name,
+                    "budget_kb": kb,
+                    "images": len(results),
+                    "within_budget": sum(len(r.data) <= budget for r in results) / len(results),
+                    "encodes_mean": sum(r.encodes for r in results) / len(results),
+                    "quality_p50": percentile([r.quality or 0 for r in results], 0.5),
+                    "scaled": sum(r.width < template.width for r in results),
+                    "bytes_max": max(len(r.data) for r in results),
+                }
+            )
+    return rows

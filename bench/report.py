@@ -1,0 +1,168 @@
+"""The benchmark's outputs: a JSON of every figure, a Markdown summary, and two PNG plots."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def write(results: dict, out: Path, stem: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [
+        out / f"{stem}.json",
+        out / f"{stem}.md",
+        out / f"{stem}-latency-cdf.png",
+        out / f"{stem}-throughput.png",
+    ]
+    paths[0].write_text(json.dumps(results, indent=1))
+    paths[1].write_text(markdown(results, [p.name for p in paths[2:]]))
+    latency_cdf(results, paths[2])
+    throughput(results, paths[3])
+    return paths
+
+
+def markdown(results: dict, plots: list[str]) -> str:
+    machine = results["machine"]
+    lines = [
+        f"# mms-renderer benchmark, {results['when']}",
+        "",
+        f"`{results['command']}` on {machine['cpu']}, {machine['cores']} cores, Python "
+        f"{machine['python']}, Pillow {machine['pillow']} (libjpeg-turbo "
+        f"{machine['libjpeg_turbo']}), CairoSVG {machine['cairosvg']}. Ratios compare "
+        "figures from this one run.",
+        "",
+        "## 1. Unique renders in process: layered vs naive",
+        "",
+        "| template | size | layered p50 / p95 ms | renders/s (1 core) | naive p50 ms"
+        " | naive / layered | bare encode p50 ms | layered / bare encode | encodes/image"
+        " | KB | quality |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["unique_renders"]:
+        lines.append(
+            f"| {row['template']} | {row['size']} | {row['layered']['p50_ms']:.1f} / "
+            f"{row['layered']['p95_ms']:.1f} | {row['renders_per_s_one_core']:.0f} | "
+            f"{row['naive']['p50_ms']:.0f} | **{row['naive_over_layered']:.0f}x** | "
+            f"{row['bare_encode_p50_ms']:.1f} | **{row['layered_over_bare_encode']:.2f}x** | "
+            f"{row['encodes_per_image']:.2f} | {row['bytes_mean'] / 1000:.0f} | "
+            f"{row['quality']:.0f} |"
+        )
+    hits = results.get("cache_hits")
+    if hits:
+        ours, bare = hits["service"], hits["bare_starlette"]
+        lines += [
+            "",
+            f"## 2. Cache hits over HTTP ({hits['workers']} worker(s), {ours['generator']}, "
+            f"{ours['concurrency']} connections, {hits['bytes'] / 1000:.0f} KB image)",
+            "",
+            "| server | req/s | p50 ms | p99 ms |",
+            "|---|---|---|---|",
+            f"| service `/i/` | {ours['req_per_s']:.0f} | {ours['p50_ms']:.2f} | "
+            f"{ours['p99_ms']:.2f} |",
+            f"| bare Starlette, same bytes | {bare['req_per_s']:.0f} | {bare['p50_ms']:.2f} | "
+            f"{bare['p99_ms']:.2f} |",
+            "",
+            f"The service serves **{hits['service_over_bare_throughput']:.0%}** of the bare "
+            "route's throughput.",
+        ]
+    if results.get("http_unique"):
+        lines += [
+            "",
+            "## 3. Unique renders over HTTP (every request a new name)",
+            "",
+            "| workers | concurrency | requests | req/s | p50 ms | p99 ms | errors | 503s |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in results["http_unique"]:
+            lines.append(
+                f"| {row['workers']} | {row['concurrency']} | {row['requests']} | "
+                f"{row['req_per_s']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+                f"{row['errors']} | {row['503s']} |"
+            )
+    lines += [
+        "",
+        "## 4. Byte budgets",
+        "",
+        "| template | budget KB | images | at or under budget | encodes (mean) | quality p50 |"
+        " scaled down | largest KB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["byte_budgets"]:
+        lines.append(
+            f"| {row['template']} | {row['budget_kb']} | {row['images']} | "
+            f"{row['within_budget']:.0%} | {row['encodes_mean']:.2f} | {row['quality_p50']:.0f} | "
+            f"{row['scaled']} | {row['bytes_max'] / 1000:.0f} |"
+        )
+    lines += ["", *(f"![{name}]({name})" for name in plots), ""]
+    return "\n".join(lines)
+
+
+def latency_cdf(results: dict, path: Path) -> None:
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    layered = sorted(s for row in results["unique_renders"] for s in row["layered_samples_ms"])
+    naive = sorted(s for row in results["unique_renders"] for s in row["naive_samples_ms"])
+    for samples, label in ((layered, "layered"), (naive, "naive")):
+        left.plot(samples, [i / len(samples) for i in range(1, len(samples) + 1)], label=label)
+    left.set(
+        xscale="log",
+        xlabel="ms per unique render (in process)",
+        ylabel="share of renders",
+        title="Unique renders: layered vs naive",
+    )
+    left.legend()
+    for row in results.get("http_unique", []):
+        samples = sorted(row["samples_ms"])
+        right.plot(
+            samples,
+            [i / len(samples) for i in range(1, len(samples) + 1)],
+            label=f"concurrency {row['concurrency']}",
+        )
+    right.set(
+        xscale="log",
+        xlabel="ms per request (HTTP, unique renders)",
+        title="Over HTTP by concurrency",
+    )
+    if results.get("http_unique"):
+        right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def throughput(results: dict, path: Path) -> None:
+    figure, axis = plt.subplots(figsize=(6, 4))
+    rows = results.get("http_unique", [])
+    axis.plot(
+        [r["concurrency"] for r in rows],
+        [r["req_per_s"] for r in rows],
+        marker="o",
+        label="unique renders",
+    )
+    hits = results.get("cache_hits")
+    if hits:
+        axis.axhline(
+            hits["service"]["req_per_s"],
+            linestyle="--",
+            color="green",
+            label="cache hits (service)",
+        )
+        axis.axhline(
+            hits["bare_starlette"]["req_per_s"],
+            linestyle=":",
+            color="grey",
+            label="bare Starlette, same bytes",
+        )
+    axis.set(
+        xscale="log",
+        yscale="log",
+        xlabel="concurrent clients",
+        ylabel="requests/s",
+        title="Throughput over HTTP",
+    )
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

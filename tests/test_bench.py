@@ -1,0 +1,34 @@
+"""The benchmark runs and reports (quick mode), so it cannot rot. No time is asserted."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def test_quick_benchmark_runs_and_reports(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = sorted(path.suffix for path in tmp_path.iterdir())
+    assert names == [".json", ".md", ".png", ".png"]
+    results = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert {row["template"] for row in results["unique_renders"]} >= {"flash_sale", "low_stock"}
+    for row in results["unique_renders"]:
+        assert row["naive"]["p50_ms"] > 0 and row["layered"]["p50_ms"] > 0
+        assert row["bare_encode_p50_ms"] > 0 and row["encodes_per_image"] >= 1
+    hits = results["cache_hits"]
+    assert hits["service"]["requests"] == hits["bare_starlette"]["requests"] > 0
+    assert [row["concurrency"] for row in results["http_unique"]] == [1, 4]
+    assert all(row["errors"] == 0 for row in results["http_unique"])
+    assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
+    summary = next(tmp_path.glob("*.md")).read_text()
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4."):
+        assert heading in summary
+    assert "![" in summary and results["machine"]["cores"] >= 1
