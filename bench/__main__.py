@@ -19,6 +19,7 @@ SIZES = {
         "budget_renders": 2,
         "hits": 100,
         "rounds": 1,
+        "encodes": 3,
         "levels": (1, 4),
         "per_level": 4,
     },
@@ -28,6 +29,7 @@ SIZES = {
         "budget_renders": 12,
         "hits": 3000,
         "rounds": 5,
+        "encodes": 30,
         "levels": (1, 4, 16, 64),
         "per_level": 24,
     },
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workers, size["levels"], size["per_level"]
     )
     results["byte_budgets"] = inprocess.byte_budgets(catalog, size["budget_renders"])
+    results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
 
     paths = report.write(
         results, args.out, f"{now:%Y-%m-%d-%H%M}" + ("-quick" if args.quick else "")

@@ -46,17 +46,58 @@ def naive(template: Template, raw: dict[str, str]) -> bytes:
     return encode(image, "jpg", job.budget).data
 
 
-def bare_encode(template: Template, raw: dict[str, str], quality: int) -> float:
-    """One plain Pillow JPEG encode of the same composed image: the floor."""
+def composed(template: Template, raw: dict[str, str]) -> Image.Image:
     job = plan(template, raw, at=AT)
     root = template.parse(template.fill(job.values, job.now))
     compose.fit_dynamic(template.layers, root)
-    image = compose.compose(
-        template.layers, root, template.fetcher, (template.width, template.height)
-    )
-    image = image.convert("RGB")
+    size = (template.width, template.height)
+    return compose.compose(template.layers, root, template.fetcher, size).convert("RGB")
+
+
+def bare_encode(template: Template, raw: dict[str, str], quality: int) -> float:
+    """One plain Pillow JPEG encode of the same composed image: the floor."""
+    image = composed(template, raw)
     seconds, _ = timed(lambda: image.save(io.BytesIO(), "JPEG", quality=quality, subsampling=2))
     return seconds
+
+
+def jpeg_encoders(catalog: Catalog, repeat: int) -> list[dict]:
+    """Encoders and settings on one composed 1080x1080 image at q85 and q95, 4:2:0."""
+    template = catalog.get("flash_sale")
+    image = composed(template, unique_values(template, 1, "e")[0])
+    variants = {
+        "pillow": lambda q: _pillow(image, quality=q, subsampling=2),
+        "pillow optimize": lambda q: _pillow(image, quality=q, subsampling=2, optimize=True),
+        "pillow progressive": lambda q: _pillow(image, quality=q, subsampling=2, progressive=True),
+    }
+    try:
+        import numpy
+        import simplejpeg
+    except ImportError:  # measured only where it is installed; not a dependency
+        pass
+    else:
+        variants["simplejpeg (incl. array)"] = lambda q: simplejpeg.encode_jpeg(
+            numpy.asarray(image), quality=q, colorspace="RGB", colorsubsampling="420"
+        )
+    rows = []
+    for name, encode_with in variants.items():
+        for quality in (85, 95):
+            samples = [timed(lambda e=encode_with, q=quality: e(q)) for _ in range(repeat)]
+            rows.append(
+                {
+                    "encoder": name,
+                    "quality": quality,
+                    "p50_ms": percentile([seconds for seconds, _ in samples], 0.5) * 1000,
+                    "bytes": len(samples[0][1]),
+                }
+            )
+    return rows
+
+
+def _pillow(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", **options)
+    return buffer.getvalue()
 
 
 def unique_renders(catalog: Catalog, renders: int, naive_renders: int) -> list[dict]:

@@ -96,6 +96,18 @@ def markdown(results: dict, plots: list[str]) -> str:
             f"{row['within_budget']:.0%} | {row['encodes_mean']:.2f} | {row['quality_p50']:.0f} | "
             f"{row['scaled']} | {row['bytes_max'] / 1000:.0f} |"
         )
+    lines += [
+        "",
+        "## 5. JPEG encoders (the composed flash_sale image, 4:2:0)",
+        "",
+        "| encoder | quality | p50 ms | KB |",
+        "|---|---|---|---|",
+        *(
+            f"| {row['encoder']} | {row['quality']} | {row['p50_ms']:.2f} | "
+            f"{row['bytes'] / 1000:.0f} |"
+            for row in results["jpeg_encoders"]
+        ),
+    ]
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)
 

@@ -29,6 +29,6 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
     summary = next(tmp_path.glob("*.md")).read_text()
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4."):
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1
