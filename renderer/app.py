@@ -11,14 +11,18 @@ import logging
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 from cachetools import LRUCache
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from twilio.request_validator import RequestValidator
 
 from renderer import live, metrics, openapi
 from renderer.accesslog import AccessLog
@@ -34,6 +38,7 @@ from renderer.errors import (
     TemplateError,
     UnknownTemplate,
 )
+from renderer.orchestrator import redis_store, webhooks
 from renderer.pool import Overloaded, RenderPool, RenderTimeout
 from renderer.render import Job, plan, render
 from renderer.signing import RESERVED, ExpiredURL, SignatureError, Signer
@@ -55,10 +60,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/i/{file}", image),
             Route("/v1/urls", create_urls, methods=["POST"]),
+            Route("/v1/images", purge_image, methods=["DELETE"]),
             Route("/v1/templates", list_templates),
             Route("/v1/templates/{name}", show_template),
             Route("/v1/templates/{name}/preview", preview, methods=["POST"]),
             Route("/v1/live/stock/{sku}", stock, methods=["GET", "PUT"]),
+            Route("/v1/webhooks/status", status_webhook, methods=["POST"]),
+            Route("/v1/webhooks/inbound", inbound_webhook, methods=["POST"]),
+            Route("/c/{code}", tracked_link),
             Route("/healthz", healthz),
             Route("/metrics", metrics_page),
             Route("/openapi.json", openapi_page),
@@ -92,6 +101,7 @@ class Service:
         # a repeat fetch of the same URL skips HMAC, parsing and planning, which would give
         # the same answer (the keys only change with a restart).
         self.known_urls: LRUCache[bytes, tuple[str, str]] = LRUCache(maxsize=KNOWN_URLS)
+        self._campaign_redis = None
         if settings.development_keys:
             log.warning(
                 "RENDERER_SIGNING_KEYS or RENDERER_API_KEYS is not set: using the DEVELOPMENT "
@@ -121,6 +131,16 @@ class Service:
         key = job.key()
         entry, source = await self.cache.fetch(key, lambda: self.pool.run(lambda: draw(job)))
         return job, key, entry, source
+
+    def campaign_redis(self):
+        """The orchestrator's Redis (RENDERER_REDIS_URL, or the embedded one a campaign
+        started), for webhooks and tracked links."""
+        if self._campaign_redis is None:
+            try:
+                self._campaign_redis = redis_store.connect(start=False)
+            except RendererError as exc:
+                raise NotConfigured(str(exc)) from None
+        return self._campaign_redis
 
     def cache_control(self, job: Job) -> str:
         if not job.live:
@@ -284,6 +304,25 @@ async def create_urls(request: Request) -> JSONResponse:
     return JSONResponse(answer)
 
 
+async def purge_image(request: Request) -> Response:
+    """``DELETE /v1/images?url=...``: drop a signed URL's image from this process's L1 and
+    from Redis (used when a person asks to be forgotten)."""
+    service: Service = request.app.state.service
+    _authorize(request, service.settings)
+    parts = urlsplit(request.query_params.get("url", ""))
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    service.signer.verify(parts.path, params)
+    name, _, format = parts.path.removeprefix("/i/").rpartition(".")
+    template = service.catalog.get(name)
+    raw, at = _image_params(params, template)
+    job = await live.resolve(plan(template, raw, format=format, at=at), service.stock)
+    key = job.key()
+    service.cache.l1.pop(key, None)
+    if service.backend is not None:
+        await service.backend.call(lambda r: r.delete(f"mms:img:{key}"), fallback=None)
+    return Response(status_code=204)
+
+
 def _recipient_values(recipient: Any, template: Template) -> dict[str, str]:
     if not isinstance(recipient, dict):
         raise BadRequest("a recipient must be an object of field values")
@@ -394,6 +433,62 @@ async def stock(request: Request) -> JSONResponse:
     return JSONResponse({"sku": sku, "count": count})
 
 
+# --- campaigns: provider webhooks and tracked links ---------------------------------------
+
+
+async def status_webhook(request: Request) -> Response:
+    """``POST /v1/webhooks/status``: a Twilio StatusCallback, signature checked."""
+    service: Service = request.app.state.service
+    form = await _signed_form(request, service.settings)
+    client = service.campaign_redis()
+    sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+    await run_in_threadpool(webhooks.record_status, client, sid, status, form.get("ErrorCode"))
+    return Response(status_code=204)
+
+
+async def inbound_webhook(request: Request) -> Response:
+    """``POST /v1/webhooks/inbound``: a reply. STOP, START and HELP keywords; TwiML back."""
+    service: Service = request.app.state.service
+    form = await _signed_form(request, service.settings)
+    client = service.campaign_redis()
+    word = await run_in_threadpool(
+        webhooks.inbound, client, form.get("From", ""), form.get("Body", "")
+    )
+    answer = {
+        "stop": "You are unsubscribed and will receive no more messages. Reply START to "
+        "subscribe again.",
+        "start": "You are subscribed again. Reply STOP to cancel.",
+        "help": service.settings.help_text,
+    }.get(word or "")
+    twiml = f"<Message>{xml_escape(answer)}</Message>" if answer else ""
+    return Response(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{twiml}</Response>',
+        media_type="application/xml",
+    )
+
+
+async def tracked_link(request: Request) -> Response:
+    """``GET /c/{code}``: count the click and redirect to the link with its UTM parameters."""
+    service: Service = request.app.state.service
+    target = await run_in_threadpool(
+        webhooks.click, service.campaign_redis(), request.path_params["code"]
+    )
+    if target is None:
+        raise NotFound("no such link")
+    return RedirectResponse(target, status_code=302)
+
+
+async def _signed_form(request: Request, settings: Settings) -> dict[str, str]:
+    if not settings.twilio_auth_token:
+        raise NotConfigured("set RENDERER_TWILIO_AUTH_TOKEN to receive provider webhooks")
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    url = settings.public_url + request.url.path
+    signature = request.headers.get("x-twilio-signature", "")
+    if not RequestValidator(settings.twilio_auth_token).validate(url, form, signature):
+        raise SignatureError("missing or wrong X-Twilio-Signature")
+    return form
+
+
 # --- operations --------------------------------------------------------------------------
 
 
@@ -472,6 +567,10 @@ class URITooLong(RendererError):
     code = "uri_too_long"
 
 
+class NotConfigured(RendererError):
+    code = "not_configured"
+
+
 STATUS: dict[type[RendererError], int] = {
     BadRequest: 400,
     FieldErrors: 400,
@@ -487,6 +586,7 @@ STATUS: dict[type[RendererError], int] = {
     Overloaded: 503,
     RenderTimeout: 503,
     live.LiveStoreUnavailable: 503,
+    NotConfigured: 503,
 }
 
 

@@ -69,6 +69,52 @@ def _parser() -> argparse.ArgumentParser:
     url.add_argument("--exp", type=int, help="expiry, unix seconds")
     url.set_defaults(command=signed_url)
 
+    campaign = commands.add_parser("campaign", help="send a campaign, see its status and report")
+    actions = campaign.add_subparsers(required=True, metavar="ACTION")
+    send = actions.add_parser("send", parents=[templates_option], help="enqueue and send")
+    send.add_argument("file", type=Path, help="campaign.toml")
+    send.add_argument("--audience", type=Path, required=True, help="the audience CSV")
+    send.add_argument("--no-local-worker", action="store_true", help="only enqueue")
+    send.add_argument(
+        "--until-idle", action="store_true", help="return when only deferred recipients are left"
+    )
+    send.set_defaults(
+        command=lambda a: _orchestrator().send(
+            a.file,
+            a.audience,
+            config.templates_dir(a.templates),
+            not a.no_local_worker,
+            a.until_idle,
+        )
+    )
+    status = actions.add_parser("status", help="totals by state")
+    status.add_argument("id")
+    status.set_defaults(command=lambda a: _orchestrator().status(a.id))
+    report = actions.add_parser("report", help="the campaign's report")
+    report.add_argument("id")
+    report.add_argument("--json", action="store_true")
+    report.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
+    report.set_defaults(command=lambda a: _orchestrator().report_command(a.id, a.json, a.html))
+
+    work = commands.add_parser("worker", help="work campaigns from Redis (run on any machine)")
+    work.add_argument("--campaign", help="only this campaign")
+    work.set_defaults(command=lambda a: _orchestrator().worker(a.campaign))
+
+    sandbox = commands.add_parser("sandbox-provider", help="a local Twilio-compatible provider")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8010)
+    sandbox.add_argument("--failure-rate", type=float, default=0.0)
+    sandbox.add_argument("--storm-rate", type=float, default=0.0, help="share answered 429")
+    sandbox.set_defaults(
+        command=lambda a: _orchestrator().sandbox(a.host, a.port, a.failure_rate, a.storm_rate)
+    )
+
+    recipients = commands.add_parser("recipients", help="personal data")
+    recipient_actions = recipients.add_subparsers(required=True, metavar="ACTION")
+    forget = recipient_actions.add_parser("forget", help="erase a person's data, keep opt-outs")
+    forget.add_argument("phones", nargs="+")
+    forget.set_defaults(command=lambda a: _orchestrator().forget(a.phones))
+
     serve = commands.add_parser(
         "serve", parents=[templates_option], help="run the HTTP service (flags or RENDERER_*)"
     )
@@ -179,6 +225,13 @@ def serve_http(args: argparse.Namespace) -> int:
         log_config=_log_config(),
     )
     return 0
+
+
+def _orchestrator():
+    """The campaign commands (imported only when one runs: they need Redis and httpx)."""
+    from renderer.orchestrator import commands
+
+    return commands
 
 
 def _log_config() -> dict:

@@ -86,6 +86,9 @@ def analyse(source: str) -> Layers:
     if len(children) != len(positions):
         return Layers(source, reason="could not locate the top-level elements")
 
+    between = [root.text or "", *(child.tail or "" for child in children)]
+    if any("{{" in text for text in between):
+        return Layers(source, reason="a {{ }} expression outside any element (wrap it in <g>)")
     dynamic_ids: set[str] = set()
     kinds: list[str] = []  # "shared", "static" or "dynamic" per top-level element
     depth = _block_depth(root.text or "", 0)

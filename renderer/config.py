@@ -3,6 +3,7 @@
 Every limit lives here so that the catalog, the rasterizer, the encoder and the CLI agree.
 """
 
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -53,6 +54,7 @@ def parse_bytes(text: str | int) -> int:
 
 DEV_SIGNING_KEYS = {"dev": b"mms-renderer-development-key-do-not-use"}
 DEV_API_KEY = "dev-api-key"
+HELP_TEXT = "Msg frequency varies. Msg & data rates may apply. Reply STOP to cancel."
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,12 @@ class Settings:
     queue_limit: int  # renders that may wait for a free slot before 503
     render_timeout: float  # seconds from arrival to a finished render, else 503
     live_max_age: int  # Cache-Control max-age of images that show live values
+    twilio_account_sid: str
+    twilio_auth_token: str  # also validates the webhooks' X-Twilio-Signature
+    twilio_base_url: str
+    help_text: str  # the answer to HELP
+    claim_seconds: float  # a worker's job untouched this long is taken over by another
+    render_url: str  # where campaign workers reach the render service (default: public_url)
 
     @property
     def development_keys(self) -> bool:
@@ -112,7 +120,15 @@ class Settings:
             queue_limit=number("QUEUE_LIMIT", "64", low=0),
             render_timeout=number("RENDER_TIMEOUT", "15", kind=float, low=0.001),
             live_max_age=number("LIVE_MAX_AGE", "60", low=0),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_base_url=get("TWILIO_BASE_URL", "https://api.twilio.com").rstrip("/"),
+            help_text=get("HELP_TEXT", HELP_TEXT),
+            claim_seconds=number("CLAIM_SECONDS", "30", kind=float, low=0.1),
+            render_url=get("RENDER_URL").rstrip("/"),
         )
+        if not settings.render_url:
+            settings = dataclasses.replace(settings, render_url=settings.public_url)
         if settings.development_keys and not _is_loopback(host):
             raise RendererError(
                 "refusing to serve on a non-loopback address with the development keys: "

@@ -13,7 +13,7 @@ from typing import Any
 
 from renderer.errors import FieldErrors, FieldProblem
 
-TYPES = ("text", "int", "money", "datetime", "enum", "sku")
+TYPES = ("text", "int", "money", "datetime", "enum", "sku", "qr")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")  # Cc, Cs, Co
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -46,12 +46,15 @@ class Field:
         if CONTROL.search(raw):
             raise ValueError("contains control characters")
         text = raw.strip()
-        limit = self.max_length if self.type in ("text", "enum", "sku") else MAX_NUMBER_TEXT
+        limit = self.max_length if self.type in ("text", "enum", "sku", "qr") else MAX_NUMBER_TEXT
         if len(text) > limit:
             raise ValueError(f"is {len(text)} characters long; at most {limit} allowed")
         return getattr(self, f"_parse_{self.type}")(text)
 
     def _parse_text(self, text: str) -> str:
+        return text
+
+    def _parse_qr(self, text: str) -> str:
         return text
 
     def _parse_enum(self, text: str) -> str:

@@ -119,6 +119,41 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/v1/images": {
+            "delete": {
+                "summary": "Purge a signed image URL's image from the caches",
+                "security": AUTH,
+                "parameters": [
+                    {"name": "url", "in": "query", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"204": {"description": "Purged"}, "401": ERROR, "403": ERROR},
+            }
+        },
+        "/v1/webhooks/status": {
+            "post": {
+                "summary": "Delivery receipts (Twilio StatusCallback form, X-Twilio-Signature)",
+                "responses": {"204": {"description": "Recorded"}, "403": ERROR, "503": ERROR},
+            }
+        },
+        "/v1/webhooks/inbound": {
+            "post": {
+                "summary": "Inbound replies: STOP/START/HELP keywords; answers TwiML",
+                "responses": {
+                    "200": {"description": "TwiML", "content": {"application/xml": {}}},
+                    "403": ERROR,
+                    "503": ERROR,
+                },
+            }
+        },
+        "/c/{code}": {
+            "get": {
+                "summary": "A tracked link: counts the click, redirects with UTM parameters",
+                "parameters": [
+                    {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"302": {"description": "Redirect to the target"}, "404": ERROR},
+            }
+        },
         "/v1/templates": {
             "get": {
                 "summary": "Every template: manifest, field schemas, version",

