@@ -7,7 +7,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import http_load, inprocess, machine, report
+from bench import audience_memory, http_load, inprocess, machine, report
 from renderer.catalog import Catalog
 from renderer.config import BUNDLED_TEMPLATES
 
@@ -20,6 +20,7 @@ SIZES = {
         "hits": 100,
         "rounds": 1,
         "encodes": 3,
+        "audience_rows": 5_000,
         "levels": (1, 4),
         "per_level": 4,
     },
@@ -30,6 +31,7 @@ SIZES = {
         "hits": 3000,
         "rounds": 5,
         "encodes": 30,
+        "audience_rows": 1_000_000,
         "levels": (1, 4, 16, 64),
         "per_level": 24,
     },
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results["byte_budgets"] = inprocess.byte_budgets(catalog, size["budget_renders"])
     results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
+    results["audience"] = audience_memory.run(size["audience_rows"])
 
     paths = report.write(
         results, args.out, f"{now:%Y-%m-%d-%H%M}" + ("-quick" if args.quick else "")

@@ -108,6 +108,17 @@ def markdown(results: dict, plots: list[str]) -> str:
             for row in results["jpeg_encoders"]
         ),
     ]
+    audience = results.get("audience")
+    if audience:
+        lines += [
+            "",
+            "## 6. Enqueuing an audience (streamed)",
+            "",
+            f"{audience['rows']:,} rows ({audience['csv_mb']:.0f} MB of CSV) enqueued in "
+            f"{audience['seconds']:.0f} s ({audience['rows_per_s']:,.0f} rows/s); peak memory of "
+            f"the enqueuing process **{audience['peak_rss_mb']:.0f} MB**; Redis holds "
+            f"{audience['redis_used_mb']:.0f} MB.",
+        ]
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)
 

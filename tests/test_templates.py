@@ -119,3 +119,48 @@ def test_sold_out_state(catalog):
     svg = fill(plan(template, values, at=at))
     assert "SOLD OUT" in svg and "left!" not in svg
     assert "Only 47 left!" in fill(plan(template, {**values, "stock": "47"}, at=at))
+
+
+def test_qr_field_draws_a_code_that_reads_back(catalog):
+    """Every module of the QR in the rendered pixels matches the code of the value."""
+    import segno
+
+    link = "https://orbit.example.com/c/QUJDfGF8MQ.x7Yt"
+    template = catalog.get("refer_friend")
+    result = render(
+        plan(
+            template,
+            {"first_name": "Ana", "referral_code": "ANA-1", "link": link},
+            format="png",
+            budget=HARD_CAP_BYTES,
+            at=at,
+        )
+    )
+    image = Image.open(io.BytesIO(result.encoded.data)).convert("L")
+    matrix = list(segno.make(link, error="m").matrix)
+    modules = len(matrix) + 8
+    scale = 190 / modules
+    wrong = 0
+    for row, line in enumerate(matrix):
+        for column, dark in enumerate(line):
+            x = 818 + (column + 4.5) * scale
+            y = 72 + (row + 4.5) * scale
+            value = image.getpixel((int(x), int(y)))
+            wrong += (value < 110) != bool(dark)
+    assert wrong == 0, f"{wrong} of {len(matrix) ** 2} modules differ"
+
+
+def test_qr_value_cannot_inject_markup(catalog):
+    template = catalog.get("refer_friend")
+    svg = fill(
+        plan(
+            template,
+            {
+                "first_name": "Ana",
+                "referral_code": "A",
+                "link": '"/><image href="file:///etc/passwd"/>',
+            },
+            at=at,
+        )
+    )
+    assert "passwd" not in svg

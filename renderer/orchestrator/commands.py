@@ -145,19 +145,22 @@ def _work_with_progress(context: Setup, campaign_id: str, until_idle: bool) -> i
     ledger = Ledger(context.redis, campaign_id)
     done = threading.Event()
 
+    started, interactive = time.monotonic(), sys.stderr.isatty()
+
+    def line() -> str:
+        states = ledger.totals()
+        reached = sum(states.get(f"state:{s}", 0) for s in ("accepted", "sent", "delivered"))
+        return (
+            f"sent {reached:,}  skipped {states.get('state:skipped', 0):,}  deferred "
+            f"{states.get('state:deferred', 0):,}  failed {states.get('state:failed', 0):,}  "
+            f"ambiguous {states.get('state:ambiguous', 0):,}  "
+            f"{reached / max(time.monotonic() - started, 1e-9):.1f}/s"
+        )
+
     def show() -> None:
-        started, interactive = time.monotonic(), sys.stderr.isatty()
         while not done.wait(1.0 if interactive else 5.0):
-            states = ledger.totals()
-            reached = sum(states.get(f"state:{s}", 0) for s in ("accepted", "sent", "delivered"))
-            line = (
-                f"sent {reached:,}  skipped {states.get('state:skipped', 0):,}  deferred "
-                f"{states.get('state:deferred', 0):,}  failed {states.get('state:failed', 0):,}"
-                f"  ambiguous {states.get('state:ambiguous', 0):,}  "
-                f"{reached / max(time.monotonic() - started, 1e-9):.1f}/s"
-            )
             print(
-                f"\r{line}" if interactive else line,
+                f"\r{line()}" if interactive else line(),
                 end="" if interactive else "\n",
                 file=sys.stderr,
                 flush=True,
@@ -170,7 +173,7 @@ def _work_with_progress(context: Setup, campaign_id: str, until_idle: bool) -> i
     finally:
         done.set()
         reporter.join()
-    print(file=sys.stderr)
+    print(f"\r{line()}" if interactive else line(), file=sys.stderr)
     print(report.text(report.gather(ledger)))
     return 0
 

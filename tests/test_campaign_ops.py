@@ -1,0 +1,278 @@
+"""Campaigns under stress and over time: workers on several processes sharing a rate limit,
+429 storms, a worker killed mid-campaign, webhooks, and forgetting a person."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import httpx
+import redis
+
+from renderer.orchestrator import compliance, keys
+from renderer.orchestrator.ledger import Ledger
+from renderer.orchestrator.report import gather
+
+from .campaign_env import Env, Sandbox, person, wait_for
+from .conftest import ROOT
+
+ALWAYS_OPEN = """
+id = "{id}"
+template = "product_reveal"
+body = "{{{{ first_name }}}}, launch day: 20% off https://shop.example.com/new"
+fallback_body = "{{{{ first_name }}}}: {{{{ image_link }}}}"
+
+[[senders]]
+number = "+15005550006"
+mps = {mps}
+
+[quiet_hours]
+start = "00:00"
+end = "23:59:59.999999"
+
+[frequency_cap]
+messages = 100
+hours = 24
+"""
+
+
+def campaign(cid: str, mps: float) -> str:
+    return ALWAYS_OPEN.format(id=cid, mps=mps)
+
+
+def audience(count: int, start: int = 0) -> list[dict]:
+    return [person(start + i, "212", timezone="UTC") for i in range(count)]
+
+
+def start_worker(env: Env, cid: str, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "renderer", "worker", "--campaign", cid],
+        cwd=ROOT,
+        env={**os.environ, **env.environ(**extra)},
+        stdout=subprocess.DEVNULL,
+        stderr=open(env.tmp / f"worker-{time.monotonic_ns()}.log", "wb"),
+    )
+
+
+def settled(env: Env, cid: str) -> bool:
+    ledger = Ledger(env.client, cid)
+    return ledger.redis.hget(ledger.counts, "enqueued") == "1" and ledger.open_work() == 0
+
+
+def test_two_workers_on_one_5_mps_number_never_exceed_5_a_second(campaign_env):
+    env = campaign_env
+    env.start(campaign("ratelimit", 5), audience(40))
+    workers = [start_worker(env, "ratelimit") for _ in range(2)]
+    try:
+        wait_for(lambda: len(env.sandbox.outbox()) == 40, timeout=60, what="40 sends")
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=10)
+    times = sorted(m["received_at"] for m in env.sandbox.outbox())
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 5, busiest
+    assert times[-1] - times[0] >= (40 - 5) / 5 * 0.9, "and it did not crawl either"
+
+
+def test_a_429_storm_is_retried_until_every_send_is_accepted(campaign_env):
+    env = campaign_env
+    stormy = Sandbox(env.tmp / "storm.log", storm_rate=0.5)
+    try:
+        storm_env = Env(env.redis_url, env.service, stormy, env.tmp)
+        storm_env.start(campaign("storm", 200), audience(30))
+        storm_env.worker().run(only="storm", until_idle=True)
+        outbox = stormy.outbox()
+        assert Counter(m["to"] for m in outbox) == Counter(r["phone"] for r in audience(30))
+        totals = Ledger(env.client, "storm").totals()
+        assert totals.get("state:failed", 0) == 0 and totals.get("state:ambiguous", 0) == 0
+    finally:
+        stormy.stop()
+
+
+def test_kill_9_mid_campaign_then_another_worker_finishes_exactly_once(campaign_env):
+    env = campaign_env
+    rows = audience(2000)
+    env.start(campaign("crash", 1000), rows)
+    first = start_worker(env, "crash", RENDERER_CLAIM_SECONDS="2")
+    wait_for(lambda: len(env.sandbox.outbox()) >= 400, timeout=120, what="400 sends")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    second = start_worker(env, "crash", RENDERER_CLAIM_SECONDS="2")
+    try:
+        wait_for(lambda: settled(env, "crash"), timeout=240, what="the campaign to settle")
+    finally:
+        second.terminate()
+        second.wait(timeout=10)
+    report = gather(Ledger(env.client, "crash"))
+    ambiguous = {item["phone"] for item in report["ambiguous"]}
+    sent = Counter(m["to"] for m in env.sandbox.outbox())
+    everyone = {r["phone"] for r in rows}
+    assert {p for p, n in sent.items() if n > 1} == set(), "nobody twice"
+    assert everyone - set(sent) <= ambiguous, "nobody missing but the ambiguous, listed"
+    assert report["states"]["pending"] == report["states"]["sending"] == 0
+
+
+def test_status_webhook_checks_its_signature_and_never_goes_backwards(campaign_env):
+    env = campaign_env
+    client = env.client
+    ledger = Ledger(client, "receipts")
+    ledger.start({"id": "receipts", "variants": [{"name": "A"}]})
+    ledger.create_many([("k1", "pending", "A", {"phone": "+12125550100"})])
+    assert ledger.move("k1", ["pending"], "sending")
+    assert ledger.move("k1", ["sending"], "accepted", sid="SM1")
+    client.set("mms:sid:SM1", "receipts|k1")
+
+    forged = httpx.post(
+        f"{env.service.url}/v1/webhooks/status",
+        data={"MessageSid": "SM1", "MessageStatus": "delivered"},
+        headers={"X-Twilio-Signature": "forged"},
+    )
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "bad_signature"
+    assert ledger.record("k1")["state"] == "accepted", "nothing recorded"
+    unsigned = httpx.post(f"{env.service.url}/v1/webhooks/status", data={"MessageSid": "SM1"})
+    assert unsigned.status_code == 403
+
+    status = "/v1/webhooks/status"
+    assert (
+        env.post_signed(status, {"MessageSid": "SM1", "MessageStatus": "delivered"}).status_code
+        == 204
+    )
+    assert (
+        env.post_signed(status, {"MessageSid": "SM1", "MessageStatus": "sent"}).status_code == 204
+    )
+    assert ledger.record("k1")["state"] == "delivered", "a late 'sent' does not overwrite it"
+    assert (
+        env.post_signed(status, {"MessageSid": "SMnope", "MessageStatus": "sent"}).status_code
+        == 204
+    )
+    wrong_token = env.post_signed(
+        status, {"MessageSid": "SM1", "MessageStatus": "failed"}, token="another-token"
+    )
+    assert wrong_token.status_code == 403 and ledger.record("k1")["state"] == "delivered"
+
+
+def test_inbound_keywords_answer_twiml(campaign_env):
+    env = campaign_env
+    number = "+12125550142"
+    key = compliance.phone_key(keys.privacy_key(env.client), number)
+    help_reply = env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "help"})
+    assert help_reply.headers["content-type"] == "application/xml"
+    assert "Reply STOP to cancel" in help_reply.text
+    env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "Quit"})
+    assert env.client.sismember(compliance.SUPPRESSED, key)
+    back = env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "START"})
+    assert "subscribed again" in back.text and not env.client.sismember(compliance.SUPPRESSED, key)
+    other = env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "what time is it"})
+    assert other.text.endswith("<Response></Response>")
+
+
+def test_forget_erases_the_person_but_keeps_the_opt_out(campaign_env):
+    env = campaign_env
+    rows = audience(2, start=500)
+    env.start(campaign("forget", 100), rows)
+    env.worker().run(only="forget", until_idle=True)
+    wait_for(lambda: len(env.sandbox.outbox()) == 2, what="two sends")
+    number = rows[0]["phone"]
+    env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "STOP"})
+    images_before = len(env.client.keys("mms:img:*"))
+    done = subprocess.run(
+        [sys.executable, "-m", "renderer", "recipients", "forget", number],
+        cwd=ROOT,
+        env={**os.environ, **env.environ()},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 cached images purged" in done.stdout
+    key = compliance.phone_key(keys.privacy_key(env.client), number)
+    record = Ledger(env.client, "forget").record(key)
+    assert record["forgotten"] == "1" and "phone" not in record and "values" not in record
+    assert record["state"] in ("accepted", "sent", "delivered")
+    assert env.client.sismember(compliance.SUPPRESSED, key), "still unsubscribed"
+    assert len(env.client.keys("mms:img:*")) == images_before - 1
+    assert "Person500" not in str(
+        env.client.hgetall(Ledger(env.client, "forget").recipient_key(key))
+    )
+
+
+def test_campaign_cli_send_and_report(campaign_env, tmp_path):
+    env = campaign_env
+    (tmp_path / "c.toml").write_text(campaign("cli", 100))
+    from .campaign_env import write_audience
+
+    write_audience(tmp_path / "a.csv", [*audience(3, start=700), {"phone": "nope"}])
+    run_env = {**os.environ, **env.environ()}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "renderer",
+            "campaign",
+            "send",
+            str(tmp_path / "c.toml"),
+            "--audience",
+            str(tmp_path / "a.csv"),
+            "--until-idle",
+        ],
+        cwd=ROOT,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "4 rows, 3 queued" in done.stdout and "1 bad rows" in done.stdout
+    assert "sent 3" in done.stderr  # the progress line
+    html = tmp_path / "r.html"
+    report = subprocess.run(
+        [sys.executable, "-m", "renderer", "campaign", "report", "cli", "--html", str(html)],
+        cwd=ROOT,
+        env=run_env,
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 0 and "campaign cli" in report.stdout
+    assert "row 5: unreadable phone number 'nope'" in report.stdout
+    assert "<svg" in html.read_text() and "Sends per minute" in html.read_text()
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "renderer",
+            "campaign",
+            "send",
+            str(tmp_path / "c.toml"),
+            "--audience",
+            str(tmp_path / "none.csv"),
+        ],
+        cwd=ROOT,
+        env=run_env,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "no audience file" in missing.stderr
+
+
+def test_embedded_redis_without_a_url(tmp_path):
+    """Without RENDERER_REDIS_URL a campaign command starts (and reuses) an embedded Redis
+    with append-only persistence in the data folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENDERER_")}
+    env["RENDERER_DATA_DIR"] = str(tmp_path / "data")
+    code = (
+        "from renderer.orchestrator import redis_store as r; "
+        "r.connect().set('x', '1'); print(r.url())"
+    )
+    first = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    second = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout, "the second command reuses it"
+    client = redis.Redis.from_url(first.stdout.strip())
+    assert client.config_get("appendonly")["appendonly"] == "yes"
+    client.shutdown(nosave=True)
