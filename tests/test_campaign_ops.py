@@ -15,7 +15,7 @@ from renderer.orchestrator import compliance, keys
 from renderer.orchestrator.ledger import Ledger
 from renderer.orchestrator.report import gather
 
-from .campaign_env import Env, Sandbox, person, wait_for
+from .campaign_env import ACCOUNT, TOKEN, Env, Sandbox, person, wait_for
 from .conftest import ROOT
 
 ALWAYS_OPEN = """
@@ -276,3 +276,83 @@ def test_embedded_redis_without_a_url(tmp_path):
     client = redis.Redis.from_url(first.stdout.strip())
     assert client.config_get("appendonly")["appendonly"] == "yes"
     client.shutdown(nosave=True)
+
+
+def test_failures_are_recorded_with_the_provider_error_code(campaign_env):
+    env = campaign_env
+    failing = Sandbox(env.tmp / "failing.log", failure_rate=1.0)
+    try:
+        failing_env = Env(env.redis_url, env.service, failing, env.tmp)
+        failing_env.start(campaign("failing", 200), audience(5, start=900))
+        failing_env.worker().run(only="failing", until_idle=True)
+        ledger = Ledger(env.client, "failing")
+        wait_for(lambda: ledger.totals().get("state:failed", 0) == 5, what="5 failures")
+        assert gather(ledger)["errors"] == {"30003": 5}
+    finally:
+        failing.stop()
+
+
+def test_the_sandbox_rejects_media_like_a_carrier(campaign_env, tmp_path):
+    """Over 600 KB: 30019; not an image: 30008."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Media(BaseHTTPRequestHandler):
+        def do_GET(self):
+            big = self.path == "/big.jpg"
+            body = b"\xff\xd8" + b"\0" * (700_000 if big else 10)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg" if big else "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    media = ThreadingHTTPServer(("127.0.0.1", 0), Media)
+    threading.Thread(target=media.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{media.server_port}"
+    try:
+        sandbox = campaign_env.sandbox
+        for path in ("/big.jpg", "/page.html"):
+            response = httpx.post(
+                f"{sandbox.url}/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
+                auth=(ACCOUNT, TOKEN),
+                data={
+                    "To": "+12125550199",
+                    "From": "+15005550006",
+                    "Body": "x",
+                    "MediaUrl": base + path,
+                },
+            )
+            assert response.status_code == 201 and response.json()["sid"].startswith("SM")
+        wait_for(lambda: all(m["status"] == "failed" for m in sandbox.outbox()), what="failures")
+        codes = [m["error_code"] for m in sandbox.outbox()]
+        assert codes == ["30019", "30008"]
+        wrong = httpx.post(
+            f"{sandbox.url}/2010-04-01/Accounts/{ACCOUNT}/Messages.json",
+            auth=(ACCOUNT, "wrong"),
+            data={"To": "+1"},
+        )
+        assert wrong.status_code == 401
+    finally:
+        media.shutdown()
+
+
+def test_a_scheduled_campaign_waits_for_its_start(campaign_env):
+    from .campaign_env import Clock, at
+
+    env = campaign_env
+    env.start(_with_schedule(campaign("later", 200)), audience(2, start=950))
+    clock = Clock(at("2026-11-27T17:00:00+00:00"))
+    worker = env.worker(clock)
+    assert worker.step(Ledger(env.client, "later")) == 0
+    assert env.sandbox.outbox() == []
+    clock.now = at("2026-11-27T18:00:01+00:00")
+    worker.run(only="later", until_idle=True)
+    wait_for(lambda: len(env.sandbox.outbox()) == 2, what="the scheduled sends")
+
+
+def _with_schedule(text: str) -> str:
+    return text.replace("[[senders]]", 'schedule = "2026-11-27T18:00:00Z"\n\n[[senders]]', 1)
