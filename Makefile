@@ -6,12 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench system-deps clean
+.PHONY: serve test lint bench system-deps test-deps clean
 
 serve: $(STAMP)
 	$(BIN)/mms-renderer serve
 
-test: $(STAMP)
+test: $(STAMP) test-deps
 	$(BIN)/ruff check renderer tests bench templates_svg
 	$(BIN)/ruff format --check renderer tests bench templates_svg
 	$(BIN)/pytest -q
@@ -24,6 +24,14 @@ system-deps:
 	@if ! ldconfig -p | grep -q 'libcairo.so.2' || ! ldconfig -p | grep -q 'libfontconfig.so.1'; then \
 		echo "installing Debian packages: libcairo2 fontconfig"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcairo2 fontconfig; \
+	fi
+
+# The studio's browser test drives Debian's Chromium (no browser download: Playwright is told
+# where it is).
+test-deps: system-deps
+	@if ! command -v chromium >/dev/null; then \
+		echo "installing Debian package: chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 
 $(STAMP): pyproject.toml | system-deps

@@ -10,6 +10,7 @@ import json
 import logging
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape as xml_escape
@@ -21,10 +22,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from twilio.request_validator import RequestValidator
 
-from renderer import live, metrics, openapi
+from renderer import config, fields, lint, live, metrics, openapi, upload
 from renderer.accesslog import AccessLog
 from renderer.backend import RedisBackend
 from renderer.cache import Entry, ImageCache
@@ -50,6 +52,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_RECIPIENTS = 10_000
 IMMUTABLE = "public, max-age=31536000, immutable"
 KNOWN_URLS = 100_000
+STUDIO = Path(__file__).parent / "studio"
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -62,7 +65,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/v1/urls", create_urls, methods=["POST"]),
             Route("/v1/images", purge_image, methods=["DELETE"]),
             Route("/v1/templates", list_templates),
+            Route("/v1/templates", upload_template, methods=["POST"]),
             Route("/v1/templates/{name}", show_template),
+            Route("/v1/templates/{name}", delete_template, methods=["DELETE"]),
+            Route("/v1/templates/{name}/lint", lint_template),
+            Route("/v1/templates/{name}/sample.jpg", sample_image),
             Route("/v1/templates/{name}/preview", preview, methods=["POST"]),
             Route("/v1/live/stock/{sku}", stock, methods=["GET", "PUT"]),
             Route("/v1/webhooks/status", status_webhook, methods=["POST"]),
@@ -71,6 +78,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/metrics", metrics_page),
             Route("/openapi.json", openapi_page),
+            Route("/studio", lambda request: RedirectResponse("/studio/", status_code=308)),
+            Mount("/studio", StaticFiles(directory=STUDIO, html=True), name="studio"),
         ],
         middleware=[Middleware(AccessLog)],
         exception_handlers={
@@ -373,6 +382,72 @@ async def show_template(request: Request) -> JSONResponse:
     return JSONResponse(catalog.get(request.path_params["name"]).summary())
 
 
+async def upload_template(request: Request) -> JSONResponse:
+    """``POST /v1/templates``: a zip of a template folder (``application/zip``), or its files
+    as multipart form parts; stored only if lint finds no error. The answer is the lint."""
+    service: Service = request.app.state.service
+    _authorize(request, service.settings)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > upload.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"the upload is over {upload.MAX_UPLOAD_BYTES:,} bytes")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form(max_files=config.MAX_TEMPLATE_FILES, max_part_size=MAX_BODY_BYTES)
+        files = {
+            part.filename: await part.read()
+            for _, part in form.multi_items()
+            if hasattr(part, "filename") and part.filename
+        }
+    else:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > upload.MAX_UPLOAD_BYTES:
+                raise PayloadTooLarge(f"the upload is over {upload.MAX_UPLOAD_BYTES:,} bytes")
+        files = await run_in_threadpool(upload.files_from_zip, bytes(body))
+    name, findings = await run_in_threadpool(upload.store, service.catalog.folder, files)
+    report = lint.report(findings)
+    if report["errors"]:
+        return error_response(
+            422,
+            "lint_failed",
+            f"{name}: {report['errors']} lint errors; nothing was stored",
+            lint=report,
+        )
+    template = await run_in_threadpool(service.catalog.reload, name)
+    service.known_urls.clear()
+    return JSONResponse(
+        {"template": name, "version": template.version, "lint": report}, status_code=201
+    )
+
+
+async def delete_template(request: Request) -> Response:
+    service: Service = request.app.state.service
+    _authorize(request, service.settings)
+    await run_in_threadpool(service.catalog.remove, request.path_params["name"])
+    service.known_urls.clear()
+    return Response(status_code=204)
+
+
+async def lint_template(request: Request) -> JSONResponse:
+    """``GET /v1/templates/{name}/lint``: the lint report of a loaded template."""
+    template = request.app.state.service.catalog.get(request.path_params["name"])
+    findings = await run_in_threadpool(lint.lint, template)
+    return JSONResponse(
+        {"template": template.name, "version": template.version, **lint.report(findings)}
+    )
+
+
+async def sample_image(request: Request) -> Response:
+    """``GET /v1/templates/{name}/sample.jpg``: the template with its sample values (the
+    studio's thumbnails)."""
+    service: Service = request.app.state.service
+    template = service.catalog.get(request.path_params["name"])
+    raw = fields.example_values(template.fields, "sample")
+    _, key, entry, _ = await service.image(plan(template, raw, format="jpg"))
+    headers = {"ETag": f'"{key}"', "Cache-Control": "public, max-age=300"}
+    return Response(entry.data, media_type=entry.media_type, headers=headers)
+
+
 async def preview(request: Request) -> Response:
     """``POST /v1/templates/{name}/preview``: render any values, with the figures."""
     service: Service = request.app.state.service
@@ -587,6 +662,7 @@ STATUS: dict[type[RendererError], int] = {
     RenderTimeout: 503,
     live.LiveStoreUnavailable: 503,
     NotConfigured: 503,
+    upload.UnsafeUpload: 400,
 }
 
 

@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 import re
+import shutil
 import tomllib
 import traceback
 from collections.abc import Mapping
@@ -136,6 +137,18 @@ class Catalog:
             except TemplateError as exc:
                 log.error("template not loaded: %s", exc)
                 self.errors.append(exc)
+
+    def reload(self, name: str) -> Template:
+        """Load (again) one template after an upload; the version follows its new files."""
+        template = load_template(self.folder / name)
+        self.templates[name] = template
+        self.errors = [e for e in self.errors if e.template != name]
+        return template
+
+    def remove(self, name: str) -> None:
+        self.get(name)
+        shutil.rmtree(self.folder / name)
+        del self.templates[name]
 
     def get(self, name: str) -> Template:
         template = self.templates.get(name)

@@ -60,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--svg", type=Path, help="also write the filled SVG here")
     render.set_defaults(command=render_image)
 
+    check = commands.add_parser("lint", help="lint template folders (exit 1 on errors)")
+    check.add_argument(
+        "folders",
+        nargs="*",
+        type=Path,
+        metavar="TEMPLATE_DIR",
+        help="template folders (default: every template of --templates)",
+    )
+    check.add_argument("--templates", metavar="DIR", help="templates folder")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(command=lint_templates)
+
     url = commands.add_parser(
         "url", parents=[templates_option], help="print a signed image URL (keys from RENDERER_*)"
     )
@@ -172,6 +184,30 @@ def render_image(args: argparse.Namespace) -> int:
         if fitted.ellipsized:
             print(f"  {fitted.id}: ellipsized to {fitted.text!r} at {fitted.size}px")
     return 0
+
+
+def lint_templates(args: argparse.Namespace) -> int:
+    from renderer import lint
+
+    folders = args.folders or sorted(
+        p
+        for p in config.templates_dir(args.templates).iterdir()
+        if p.is_dir() and (p / "manifest.toml").exists()
+    )
+    reports, errors = {}, 0
+    for folder in folders:
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder")
+        findings = lint.lint_folder(folder)
+        reports[folder.name] = lint.report(findings)
+        errors += reports[folder.name]["errors"]
+        if not args.json:
+            print(f"{folder.name}: {len(findings) or 'no'} findings")
+            for finding in findings:
+                print(f"  {finding}")
+    if args.json:
+        print(json.dumps(reports, indent=2))
+    return 1 if errors else 0
 
 
 def signed_url(args: argparse.Namespace) -> int:

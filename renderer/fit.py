@@ -42,13 +42,13 @@ def fit_text(root: ET.Element) -> list[Fitted]:
 
 
 def _fit(element: ET.Element, parents: dict[ET.Element, ET.Element]) -> Fitted:
-    style = _computed_style(element, parents)
+    style = computed_style(element, parents)
     name = element.get("id") or element.tag.rsplit("}", 1)[-1]
     try:
         box = float(element.get(FIT_WIDTH, ""))
-        size = _length(style.get("font-size"), DEFAULT_FONT_SIZE)
+        size = length(style.get("font-size"), DEFAULT_FONT_SIZE)
         min_size = float(element.get(MIN_SIZE) or size / 2)
-        spacing = _length(style.get("letter-spacing"), 0.0)
+        spacing = length(style.get("letter-spacing"), 0.0)
     except ValueError:
         raise TemplateError(f"<{name}>: {FIT_WIDTH} and {MIN_SIZE} must be numbers") from None
     family = style.get("font-family", "sans-serif").split(",")[0].strip("\"' ")
@@ -90,7 +90,7 @@ def _ellipsize(text: str, box: float, width) -> tuple[str, float]:
     return cut, width(cut)
 
 
-def _computed_style(element: ET.Element, parents: dict[ET.Element, ET.Element]) -> dict[str, str]:
+def computed_style(element: ET.Element, parents: dict[ET.Element, ET.Element]) -> dict[str, str]:
     """Font properties from the element and its ancestors; ``style`` beats attributes."""
     chain = [element]
     while chain[-1] in parents:
@@ -105,7 +105,7 @@ def _computed_style(element: ET.Element, parents: dict[ET.Element, ET.Element]) 
     return style
 
 
-def _length(value: str | None, default: float) -> float:
+def length(value: str | None, default: float) -> float:
     if not value:
         return default
     return float(value.strip().removesuffix("px"))

@@ -14,6 +14,8 @@ os.environ["FONTCONFIG_FILE"] = str(FONTS_DIR / "fonts.conf")
 import cairocffi as cairo
 
 ELLIPSIS = "…"
+# The family names a template may ask for (fonts/README.md); any other silently falls back.
+FAMILIES = {"Inter", "Inter Black", "Noto Sans", "sans-serif", "system-ui"}
 _local = threading.local()
 
 

@@ -158,15 +158,56 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "Every template: manifest, field schemas, version",
                 "responses": {"200": _json("Templates, and the ones that failed to load")},
-            }
+            },
+            "post": {
+                "summary": "Upload a template: a zip (application/zip) or its files (multipart);"
+                " stored only when lint finds no error",
+                "security": AUTH,
+                "responses": {
+                    "201": _json("Stored: name, version and lint report"),
+                    "400": ERROR,
+                    "401": ERROR,
+                    "413": ERROR,
+                    "422": ERROR,
+                },
+            },
         },
         "/v1/templates/{name}": {
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
             "get": {
                 "summary": "One template",
+                "responses": {"200": _json("The template"), "404": ERROR},
+            },
+            "delete": {
+                "summary": "Delete a template",
+                "security": AUTH,
+                "responses": {"204": {"description": "Deleted"}, "401": ERROR, "404": ERROR},
+            },
+        },
+        "/v1/templates/{name}/lint": {
+            "get": {
+                "summary": "The lint report: findings with severity, rule, message, where",
                 "parameters": [
                     {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
-                "responses": {"200": _json("The template"), "404": ERROR},
+                "responses": {"200": _json("Lint report"), "404": ERROR},
+            }
+        },
+        "/v1/templates/{name}/sample.jpg": {
+            "get": {
+                "summary": "The template rendered with its sample values (thumbnails)",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": IMAGE, "404": ERROR},
+            }
+        },
+        "/studio": {
+            "get": {
+                "summary": "The studio web page for marketers",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
             }
         },
         "/v1/templates/{name}/preview": {

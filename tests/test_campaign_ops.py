@@ -86,6 +86,7 @@ def test_a_429_storm_is_retried_until_every_send_is_accepted(campaign_env):
         storm_env.worker().run(only="storm", until_idle=True)
         outbox = stormy.outbox()
         assert Counter(m["to"] for m in outbox) == Counter(r["phone"] for r in audience(30))
+        # a send that stayed busy through every retry waited and went later, not failed
         totals = Ledger(env.client, "storm").totals()
         assert totals.get("state:failed", 0) == 0 and totals.get("state:ambiguous", 0) == 0
     finally:

@@ -22,10 +22,16 @@ import redis
 from renderer.orchestrator import compliance, links
 from renderer.orchestrator.campaign import Campaign, CampaignError, Sender, fill_body
 from renderer.orchestrator.ledger import GROUP, Ledger
-from renderer.orchestrator.providers.twilio import Ambiguous, PermanentFailure, TwilioProvider
+from renderer.orchestrator.providers.twilio import (
+    Ambiguous,
+    PermanentFailure,
+    ProviderBusy,
+    TwilioProvider,
+)
 from renderer.orchestrator.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
+BUSY_RETRY_SECONDS = 5
 
 
 class RenderServiceDown(Exception):
@@ -57,17 +63,20 @@ class Worker:
 
     def run(self, only: str | None = None, until_idle: bool = False) -> None:
         """Work every active campaign (or ``only``) until stopped; ``until_idle`` returns when
-        nothing is left but deferrals."""
+        nothing is left but deferrals more than a minute away (quiet hours, caps)."""
         while True:
             ids = [only] if only else sorted(self.setup.redis.smembers("mms:campaigns"))
-            handled, open_work = 0, 0
+            handled, open_work, soon = 0, 0, False
+            horizon = (self.setup.clock() + timedelta(seconds=60)).timestamp()
             for cid in ids:
                 ledger = Ledger(self.setup.redis, cid)
                 handled += self.step(ledger)
                 open_work += ledger.open_work() - ledger.redis.zcard(ledger.deferred)
+                due = ledger.next_deferred()
+                soon = soon or (due is not None and due <= horizon)
                 if ledger.open_work() == 0 and ledger.redis.hget(ledger.counts, "enqueued"):
                     self.setup.redis.srem("mms:campaigns", cid)
-            if until_idle and handled == 0 and open_work <= 0:
+            if until_idle and handled == 0 and open_work <= 0 and not soon:
                 return
             if handled == 0:
                 time.sleep(0.2)
@@ -232,6 +241,12 @@ class Worker:
         except Ambiguous as exc:
             ledger.move(key, ["sending"], "ambiguous", reason=str(exc))
             ledger.redis.sadd(ledger.ambiguous, key)
+            return
+        except ProviderBusy:
+            ledger.move(key, ["sending"], "pending")
+            ledger.defer(
+                key, self.setup.clock() + timedelta(seconds=BUSY_RETRY_SECONDS), "provider_busy"
+            )
             return
         self._accepted(ledger, key, accepted.sid)
 

@@ -1,6 +1,7 @@
 """Twilio's Messages API, as a client: send, and look a message up after a crash.
 
-429 and 5xx are retried with exponential backoff and full jitter; another 4xx is a permanent
+429 and 5xx are retried with exponential backoff and full jitter (and, past the last retry,
+the send waits and is tried again later: nothing was sent); another 4xx is a permanent
 failure with the provider's error code. A transport error after the request may have reached
 the provider is not retried: it is ambiguous, and the worker looks the message up instead.
 """
@@ -23,6 +24,10 @@ class PermanentFailure(Exception):
 
 class Ambiguous(Exception):
     """The request may or may not have been accepted."""
+
+
+class ProviderBusy(Exception):
+    """Still 429 or 5xx after every retry: nothing was sent; try again later."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class TwilioProvider:
                     str(data.get("message", response.text[:200])),
                 )
             time.sleep(random.uniform(0, self.backoff * 2**attempt))
-        raise PermanentFailure("retries_exhausted", f"no answer after {self.attempts} tries")
+        raise ProviderBusy(f"still busy after {self.attempts} tries")
 
     def find(self, to: str, sender: str | None, since: datetime, body: str) -> str | None:
         """The sid of a message already created for this recipient with this body, if any."""

@@ -1,0 +1,308 @@
+"""Lint: what a marketer should fix in a template before a send, each with a rule id, a
+severity, a message, and where (element id or line; a box on the image where it has one).
+
+Run by ``mms-renderer lint``, ``GET /v1/templates/{name}/lint``, the studio, and on upload
+(a template with an error is not stored).
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jinja2 import meta
+
+from renderer import compose, fields, fit, fonts, raster
+from renderer.catalog import Template, environment, load_template
+from renderer.encode import encode
+from renderer.errors import RendererError, TemplateError
+from renderer.guard import SVG
+
+ASPECTS = {(1, 1): "1:1", (4, 5): "4:5", (16, 9): "16:9"}
+MAX_TEXT_SHARE = 0.20
+MIN_QUALITY = 60
+LINT_AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+
+# What a template that does not load gets as its rule, by the loader's message.
+LOAD_RULES = (
+    (r"' is undefined", "undeclared-field"),
+    (r"external reference|data: URI", "external-reference"),
+    (r"leaves the template folder|link to outside|no such file", "outside-folder"),
+    (r"DOCTYPE|entities", "entity"),
+    (r"over the \d+ px limit|px; at most", "too-large"),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str  # "error" or "warning"
+    rule: str
+    message: str
+    element: str | None = None
+    line: int | None = None
+    box: tuple[int, int, int, int] | None = None  # x, y, width, height on the image
+
+    def __str__(self) -> str:
+        where = (
+            f" ({self.element})" if self.element else f" (line {self.line})" if self.line else ""
+        )
+        return f"{self.severity}: {self.rule}: {self.message}{where}"
+
+
+def lint_folder(folder: Path) -> list[Finding]:
+    """Lint a template folder, including one that does not even load."""
+    try:
+        template = load_template(folder)
+    except TemplateError as exc:
+        rule = next((r for pattern, r in LOAD_RULES if re.search(pattern, exc.message)), "load")
+        return [Finding("error", rule, exc.message, element=exc.file or None, line=exc.line)]
+    return lint(template)
+
+
+def lint(template: Template) -> list[Finding]:
+    findings = _placeholders(template) + _markup(template) + _size(template)
+    for which in ("sample", "extreme"):
+        try:
+            root = _filled(template, which)
+        except RendererError as exc:
+            findings.append(Finding("error", "render", f"{which} values: {exc}"))
+            continue
+        findings += _fonts_and_glyphs(template, root, which)
+        findings += _fitting(template, root, which)
+    if not any(f.severity == "error" for f in findings):
+        findings += _text_area(template) + _quality(template)
+    return _unique(findings)
+
+
+def _placeholders(template: Template) -> list[Finding]:
+    used = meta.find_undeclared_variables(environment.parse(template.source)) - {"now"}
+    declared = set(template.fields)
+    found = [
+        Finding(
+            "error",
+            "undeclared-field",
+            f"{{{{ {name} }}}} is used but not in the manifest",
+            line=_line(template.source, name),
+        )
+        for name in sorted(used - declared)
+    ]
+    found += [
+        Finding("warning", "unused-field", f"field {name!r} is declared but never used")
+        for name in sorted(declared - used)
+    ]
+    return found
+
+
+def _markup(template: Template) -> list[Finding]:
+    found = []
+    for match in re.finditer(r"<script\b", template.source, re.IGNORECASE):
+        found.append(
+            Finding(
+                "error",
+                "script",
+                "scripts are not allowed in a template",
+                line=template.source.count("\n", 0, match.start()) + 1,
+            )
+        )
+    for match in re.finditer(r"\son[a-z]+\s*=", template.source, re.IGNORECASE):
+        found.append(
+            Finding(
+                "error",
+                "event-attribute",
+                f"event attribute {match.group(0).strip()!r} is not allowed",
+                line=template.source.count("\n", 0, match.start()) + 1,
+            )
+        )
+    return found
+
+
+def _size(template: Template) -> list[Finding]:
+    from math import gcd
+
+    divisor = gcd(template.width, template.height)
+    ratio = (template.width // divisor, template.height // divisor)
+    if ratio not in ASPECTS:
+        return [
+            Finding(
+                "warning",
+                "aspect-ratio",
+                f"{template.width}x{template.height} is not 1:1, 4:5 or 16:9: phones "
+                "crop or letterbox it",
+            )
+        ]
+    return []
+
+
+def _filled(template: Template, which: str) -> ET.Element:
+    values = fields.validate(template.fields, fields.example_values(template.fields, which))
+    return template.parse(template.fill(values, LINT_AT))
+
+
+def _texts(root: ET.Element):
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for element in root.iter(f"{{{SVG}}}text"):
+        yield element, fit.computed_style(element, parents)
+
+
+def _fonts_and_glyphs(template: Template, root: ET.Element, which: str) -> list[Finding]:
+    found = []
+    for element, style in _texts(root):
+        families = [f.strip("\"' ") for f in style.get("font-family", "sans-serif").split(",")]
+        name = element.get("id") or "text"
+        if families[0] not in fonts.FAMILIES:
+            found.append(
+                Finding(
+                    "error",
+                    "missing-font",
+                    f"font {families[0]!r} is not bundled; it would fall back to "
+                    f"Inter (bundled: {', '.join(sorted(fonts.FAMILIES))})",
+                    element=name,
+                )
+            )
+            continue
+        text = "".join(element.itertext())
+        if not fonts.has_glyphs(text, families[0], bold=fonts.is_bold(style.get("font-weight"))):
+            found.append(
+                Finding(
+                    "error",
+                    "missing-glyph",
+                    f"{families[0]} has no glyph for some of {text.strip()!r} ({which} values)",
+                    element=name,
+                )
+            )
+    return found
+
+
+def _fitting(template: Template, root: ET.Element, which: str) -> list[Finding]:
+    found = []
+    for fitted in fit.fit_text(root):
+        if fitted.ellipsized:
+            found.append(
+                Finding(
+                    "warning",
+                    "text-cut",
+                    f"at the {which} values the text is cut to {fitted.text!r} at "
+                    f"its minimum size {fitted.size:g}px",
+                    element=fitted.id,
+                )
+            )
+    for element, style in _texts(root):
+        if element.get(fit.FIT_WIDTH):
+            continue
+        family = style.get("font-family", "sans-serif").split(",")[0].strip("\"' ")
+        size = fit.length(style.get("font-size"), fit.DEFAULT_FONT_SIZE)
+        text = " ".join("".join(element.itertext()).split())
+        width = fonts.text_width(text, family, size, bold=fonts.is_bold(style.get("font-weight")))
+        x = float((element.get("x") or "0").split()[0])
+        anchor = style.get("text-anchor") or element.get("text-anchor") or "start"
+        left = x - width / 2 if anchor == "middle" else x - width if anchor == "end" else x
+        if left < 0 or left + width > template.width:
+            found.append(
+                Finding(
+                    "error",
+                    "overflow",
+                    f"at the {which} values {text!r} runs off the image; give it "
+                    f"a box (data-fit-width)",
+                    element=element.get("id") or "text",
+                    box=(
+                        int(left),
+                        int(float(element.get("y", 0)) - size),
+                        int(width),
+                        int(size * 1.2),
+                    ),
+                )
+            )
+    return found
+
+
+def _text_area(template: Template) -> list[Finding]:
+    """Share of the image under text, measured on the rendered text (extreme values)."""
+    root = _filled(template, "extreme")
+    fit.fit_text(root)
+    boxes = []
+    keep = {f"{{{SVG}}}defs", f"{{{SVG}}}style", f"{{{SVG}}}text"}
+    for element, _ in list(_texts(root)):
+        alone = ET.Element(root.tag, root.attrib)
+        for child in root:
+            if child.tag in keep - {f"{{{SVG}}}text"}:
+                alone.append(child)
+        alone.append(element)
+        image = raster.rasterize(
+            ET.tostring(alone), template.fetcher, template.width, template.height
+        )
+        box = image.getchannel("A").getbbox()
+        if box:
+            boxes.append((element.get("id") or "text", box))
+    covered = sum((r - left) * (b - t) for _, (left, t, r, b) in boxes)
+    share = covered / (template.width * template.height)
+    if share <= MAX_TEXT_SHARE:
+        return []
+    return [
+        Finding(
+            "warning",
+            "text-area",
+            f"text covers {share:.0%} of the image (over {MAX_TEXT_SHARE:.0%}): carriers "
+            "flag copy-heavy images as spam",
+            element=name,
+            box=(left, t, r - left, b - t),
+        )
+        for name, (left, t, r, b) in boxes
+    ]
+
+
+def _quality(template: Template) -> list[Finding]:
+    values = fields.validate(template.fields, fields.example_values(template.fields, "sample"))
+    root = template.parse(template.fill(values, LINT_AT))
+    size = (template.width, template.height)
+    if template.layers.layered:
+        compose.fit_dynamic(template.layers, root)
+        image = compose.compose(template.layers, root, template.fetcher, size)
+    else:
+        fit.fit_text(root)
+        image = raster.rasterize(ET.tostring(root), template.fetcher, *size)
+    encoded = encode(image, "jpg", template.budget)
+    if encoded.width < template.width:
+        return [
+            Finding(
+                "error",
+                "budget",
+                f"the budget of {template.budget:,} bytes is only met "
+                f"by scaling the image down to {encoded.width}x{encoded.height}",
+            )
+        ]
+    if encoded.quality is not None and encoded.quality < MIN_QUALITY:
+        return [
+            Finding(
+                "warning",
+                "low-quality",
+                f"the budget of {template.budget:,} bytes is only met at JPEG quality "
+                f"{encoded.quality}: it will look bad",
+            )
+        ]
+    return []
+
+
+def _line(source: str, name: str) -> int | None:
+    match = re.search(r"\{\{[^}]*\b" + re.escape(name) + r"\b", source)
+    return source.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """The same finding at the sample and at the extreme values, once."""
+    seen, out = set(), []
+    for finding in findings:
+        key = (finding.rule, finding.element, finding.message, finding.box)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
+def report(findings: list[Finding]) -> dict:
+    return {
+        "errors": sum(f.severity == "error" for f in findings),
+        "warnings": sum(f.severity == "warning" for f in findings),
+        "findings": [asdict(f) for f in findings],
+    }

@@ -1,0 +1,160 @@
+"""Uploading templates over HTTP: stored only when lint is clean, and never outside the
+templates folder whatever the zip holds."""
+
+import io
+import shutil
+import stat
+import zipfile
+
+import httpx
+import pytest
+
+from renderer.config import BUNDLED_TEMPLATES
+from renderer.signing import sign_url
+
+from .conftest import AUTH, MANIFEST
+from .test_http import AT, NEW
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400">'
+    '<rect width="400" height="400" fill="{colour}"/>'
+    '<text x="20" y="200" font-family="Inter" font-size="40" data-fit-width="360" '
+    'data-min-size="8">{{{{ first_name }}}}</text></svg>'
+)
+
+
+def zipped(files: dict[str, bytes | str], links: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+def template_files(name: str, colour: str = "#ffffff") -> dict[str, str]:
+    return {
+        "template.svg": SVG.format(colour=colour),
+        "manifest.toml": MANIFEST.format(name=name, width=400, height=400),
+    }
+
+
+@pytest.fixture
+def uploads(start_server, tmp_path):
+    folder = tmp_path / "templates"
+    shutil.copytree(BUNDLED_TEMPLATES / "flash_sale", folder / "flash_sale")
+    server = start_server({"RENDERER_TEMPLATES": str(folder)})
+    return server, folder
+
+
+def post(server, body: bytes, headers=AUTH) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/v1/templates",
+        content=body,
+        timeout=120,
+        headers={**headers, "Content-Type": "application/zip"},
+    )
+
+
+def test_upload_lint_store_render_replace_delete(uploads):
+    server, folder = uploads
+    response = post(server, zipped({f"promo/{k}": v for k, v in template_files("promo").items()}))
+    assert response.status_code == 201, response.text
+    first = response.json()
+    assert first["template"] == "promo" and first["lint"]["errors"] == 0
+    assert (folder / "promo" / "template.svg").exists()
+    url = sign_url(
+        server.url, "promo", "png", {"first_name": "Ana"}, kid=NEW[0], secret=NEW[1], at=AT
+    )
+    white = httpx.get(url)
+    assert white.status_code == 200
+
+    replaced = post(server, zipped(template_files("promo", colour="#000000")))
+    assert replaced.status_code == 201 and replaced.json()["version"] != first["version"]
+    black = httpx.get(url)
+    assert black.content != white.content, "the old version's image is not served"
+    assert black.headers["etag"] != white.headers["etag"]
+
+    assert httpx.delete(f"{server.url}/v1/templates/promo", headers=AUTH).status_code == 204
+    assert not (folder / "promo").exists()
+    assert httpx.get(url).status_code == 404
+    assert httpx.delete(f"{server.url}/v1/templates/promo", headers=AUTH).status_code == 404
+
+
+def test_multipart_upload(uploads):
+    server, _ = uploads
+    files = [("files", (name, data)) for name, data in template_files("multi").items()]
+    response = httpx.post(f"{server.url}/v1/templates", files=files, headers=AUTH)
+    assert response.status_code == 201, response.text
+
+
+def assert_nothing_written(folder, tmp_path):
+    assert sorted(p.name for p in folder.iterdir()) == ["flash_sale"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "templates") == ["server0.log"], (
+        "nothing outside the templates folder"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_zip", "message"),
+    [
+        (
+            lambda: zipped({**template_files("evil"), "../../x": "pwned"}),
+            "outside the template's folder",
+        ),
+        (
+            lambda: zipped({**template_files("evil"), "/etc/x": "pwned"}),
+            "outside the template's folder",
+        ),
+        (lambda: zipped(template_files("evil"), links={"logo.png": "/etc/passwd"}), "is a link"),
+        (
+            lambda: zipped({**template_files("evil"), **{f"f{i}.txt": "" for i in range(10_000)}}),
+            "10,002 files; at most 200",
+        ),
+        (lambda: b"not a zip", "not a zip file"),
+        (lambda: zipped({"template.svg": "<svg/>"}), "no manifest.toml"),
+    ],
+)
+def test_unsafe_zips_are_refused(uploads, tmp_path, make_zip, message):
+    server, folder = uploads
+    response = post(server, make_zip())
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]["message"]
+    assert_nothing_written(folder, tmp_path)
+
+
+def test_a_1_gb_zip_bomb_is_refused(uploads, tmp_path):
+    server, folder = uploads
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("manifest.toml", MANIFEST.format(name="bomb", width=400, height=400))
+        with archive.open("template.svg", "w", force_zip64=True) as stream:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(1024):
+                stream.write(chunk)
+    assert len(buffer.getvalue()) < 5_000_000
+    response = post(server, buffer.getvalue())
+    assert response.status_code == 400 and "unpacks to over" in response.text
+    assert_nothing_written(folder, tmp_path)
+
+
+def test_a_template_with_lint_errors_is_not_stored(uploads, tmp_path):
+    server, folder = uploads
+    files = template_files("external")
+    files["template.svg"] = files["template.svg"].replace(
+        "</svg>", '<image href="https://cdn.example.com/x.png"/></svg>'
+    )
+    response = post(server, zipped(files))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "lint_failed"
+    assert error["lint"]["findings"][0]["rule"] == "external-reference"
+    assert_nothing_written(folder, tmp_path)
+
+
+def test_upload_needs_the_api_key(uploads):
+    server, _ = uploads
+    assert post(server, zipped(template_files("x")), headers={}).status_code == 401
