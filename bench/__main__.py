@@ -21,6 +21,7 @@ SIZES = {
         "rounds": 1,
         "encodes": 3,
         "audience_rows": 5_000,
+        "naive_frames": 5,
         "levels": (1, 4),
         "per_level": 4,
     },
@@ -32,6 +33,7 @@ SIZES = {
         "rounds": 5,
         "encodes": 30,
         "audience_rows": 1_000_000,
+        "naive_frames": 60,
         "levels": (1, 4, 16, 64),
         "per_level": 24,
     },
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results["byte_budgets"] = inprocess.byte_budgets(catalog, size["budget_renders"])
     results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
+    results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
     results["audience"] = audience_memory.run(size["audience_rows"])
 
     paths = report.write(

@@ -178,6 +178,8 @@ def draw(job: Job) -> Entry:
         width=encoded.width,
         height=encoded.height,
         render_ms=round(result.seconds * 1000, 1),
+        frames=encoded.frames,
+        notes="; ".join(encoded.notes),
     )
 
 
@@ -479,6 +481,8 @@ async def preview(request: Request) -> Response:
             "X-Render-Colors": str(entry.colors or ""),
             "X-Render-Encodes": str(entry.encodes),
             "X-Render-Ms": str(entry.render_ms),
+            "X-Render-Frames": str(entry.frames),
+            "X-Render-Notes": entry.notes,
             "X-Template-Version": template.version,
         },
     )

@@ -34,6 +34,8 @@ class Entry:
     width: int
     height: int
     render_ms: float
+    frames: int = 1
+    notes: str = ""  # what an animation gave up to fit its budget
 
     def pack(self) -> bytes:
         header = {k: v for k, v in asdict(self).items() if k != "data"}

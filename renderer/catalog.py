@@ -33,7 +33,16 @@ log = logging.getLogger(__name__)
 
 SVG_FILE, MANIFEST_FILE = "template.svg", "manifest.toml"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-MANIFEST_KEYS = {"name", "description", "width", "height", "format", "budget", "fields"}
+MANIFEST_KEYS = {
+    "name",
+    "description",
+    "width",
+    "height",
+    "format",
+    "budget",
+    "fields",
+    "animation",
+}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 # XML autoescape is forced on: Jinja2's default list does not include .svg, and a merge value
@@ -44,6 +53,17 @@ environment = SandboxedEnvironment(
 )
 environment.filters.update(filters.FILTERS)
 environment.tests.update(filters.TESTS)
+
+
+@dataclass(frozen=True)
+class Animation:
+    """An animated GIF: a countdown that ticks a second a frame, or a loop of frames."""
+
+    kind: str  # "countdown" or "loop"
+    frames: int
+    durations: tuple[int, ...]  # milliseconds per frame (a countdown: 1000 each)
+    ends_at: str | None = None  # countdown: the datetime field it counts to
+    element: str | None = None  # countdown: the id of the element showing the time
 
 
 @dataclass
@@ -62,6 +82,7 @@ class Template:
     jinja: Any = field(repr=False)
     fetcher: Fetcher = field(repr=False)
     uses_clock: bool = False  # shows something computed from "now" (a countdown)
+    animation: Animation | None = None
     layers: compose.Layers = field(default=None, repr=False)  # how it is drawn
     predictor: QualityPredictor = field(default_factory=QualityPredictor, repr=False)
 
@@ -69,10 +90,11 @@ class Template:
     def live_fields(self) -> list[str]:
         return [name for name, f in self.fields.items() if f.live]
 
-    def fill(self, values: Mapping[str, Any], now: datetime) -> str:
-        """The SVG text with the values put in (escaped); TemplateError with the line if not."""
+    def fill(self, values: Mapping[str, Any], now: datetime, frame: int = 0) -> str:
+        """The SVG text with the values put in (escaped); TemplateError with the line if not.
+        ``frame`` is the frame of an animation (0 for a still)."""
         try:
-            return self.jinja.render(**values, now=now)
+            return self.jinja.render(**values, now=now, frame=frame)
         except (JinjaError, ValueError, TypeError, ArithmeticError) as exc:
             raise TemplateError(str(exc), self.name, SVG_FILE, _template_line(exc)) from None
 
@@ -98,6 +120,13 @@ class Template:
             "budget": self.budget,
             "version": self.version,
             "layered": self.layers.layered,
+            "animation": None
+            if self.animation is None
+            else {
+                "kind": self.animation.kind,
+                "frames": self.animation.frames,
+                "durations": list(self.animation.durations),
+            },
             "whole_because": self.layers.reason or None,
             "fields": {
                 name: {
@@ -202,6 +231,7 @@ def load_template(folder: Path) -> Template:
         fetcher=Fetcher(str(folder.resolve()), rendered_files),
         uses_clock=uses_clock,
         layers=layers,
+        animation=manifest.get("animation"),
     )
     _try_fill(template)
     return template
@@ -283,7 +313,40 @@ def _manifest(text: str, name: str) -> dict[str, Any]:
     if any(f.live for f in parsed.values()) and getattr(parsed.get("sku"), "type", "") != "sku":
         raise fail("a live stock field needs a field named sku of type sku", "live")
     data["fields"] = parsed
+    if "animation" in data:
+        data["animation"] = _animation(data, fail)
     return data
+
+
+def _animation(data: dict[str, Any], fail) -> Animation:
+    spec = data["animation"]
+    kind = spec.get("kind")
+    if data["format"] != "gif":
+        raise fail('an animated template needs format = "gif"', "format")
+    if kind == "countdown":
+        frames = int(spec.get("frames", 60))
+        durations = (1000,) * frames
+        ends_at = spec.get("ends_at", "ends_at")
+        if getattr(data["fields"].get(ends_at), "type", "") != "datetime":
+            raise fail(f"the countdown's ends_at {ends_at!r} must name a datetime field", "ends_at")
+        animation = Animation("countdown", frames, durations, ends_at, spec.get("element"))
+    elif kind == "loop":
+        durations = tuple(int(d) for d in spec.get("durations", []))
+        if not durations or min(durations) < 20:
+            raise fail("a loop needs durations, one per frame, of 20 ms or more", "durations")
+        animation = Animation("loop", len(durations), durations)
+    else:
+        raise fail('animation kind must be "countdown" or "loop"', "kind")
+    if not 1 <= animation.frames <= config.MAX_FRAMES:
+        raise fail(f"{animation.frames} frames; at most {config.MAX_FRAMES}", "frames")
+    pixels = animation.frames * data["width"] * data["height"]
+    if pixels > config.MAX_ANIMATION_PIXELS:
+        raise fail(
+            f"{animation.frames} frames of {data['width']}x{data['height']} are "
+            f"{pixels / 1e6:.1f} Mpx; at most {config.MAX_ANIMATION_PIXELS / 1e6:.0f} Mpx in all",
+            "animation",
+        )
+    return animation
 
 
 def _prepare_assets(files: dict[str, bytes], name: str) -> dict[str, bytes]:

@@ -33,6 +33,8 @@ MAX_USE_DEPTH = 8  # <use> referring to something that holds a <use> ...
 MAX_ASSET_BYTES = 10_000_000
 MAX_ASSET_SIDE_PX = 8192  # decompression bombs among the assets
 MAX_TEMPLATE_FILES = 200
+MAX_FRAMES = 120  # an animated GIF's frames
+MAX_ANIMATION_PIXELS = 24_000_000  # frames x width x height
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m)?\s*$", re.IGNORECASE)
 _UNITS = {None: 1, "b": 1, "k": 1000, "kb": 1000, "m": 1_000_000, "mb": 1_000_000}

@@ -14,7 +14,7 @@ that fails too, BudgetError. Unlike thumbor, an oversized image is never returne
 import io
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageChops
 
 from renderer.config import HARD_CAP_BYTES
 from renderer.errors import BudgetError
@@ -37,6 +37,8 @@ class Encoded:
     width: int
     height: int
     encodes: int  # how many encodes it took to find this one
+    frames: int = 1
+    notes: tuple[str, ...] = ()  # what an animation gave up to fit the budget
 
     @property
     def media_type(self) -> str:
@@ -44,7 +46,12 @@ class Encoded:
 
     def describe(self) -> str:
         setting = f"q={self.quality}" if self.quality else f"{self.colors or 'all'} colours"
-        return f"{self.format} {self.width}x{self.height} {setting} {len(self.data):,} bytes"
+        frames = f" {self.frames} frames" if self.frames > 1 else ""
+        gave_up = f" ({'; '.join(self.notes)})" if self.notes else ""
+        return (
+            f"{self.format} {self.width}x{self.height}{frames} {setting} "
+            f"{len(self.data):,} bytes{gave_up}"
+        )
 
 
 def normalize_format(name: str) -> str:
@@ -109,6 +116,94 @@ def encode(
                 f"{image.width}x{image.height} with the lowest quality; raise the budget"
             )
         image = image.resize(smaller, Image.Resampling.LANCZOS)
+
+
+TICKS = (1, 2, 3, 5, 10, 15, 30, 60)  # seconds a countdown frame may stand for
+
+
+def encode_animation(
+    images: list[Image.Image], durations: list[int], budget: int, countdown: bool
+) -> Encoded:
+    """An animated GIF at or under ``budget``, looping. When it does not fit it gives up, in
+    this order: frames (a ``countdown`` ticks every 2, 3, 5... seconds instead), then
+    colours, then size; ``notes`` says what it gave up.
+
+    All frames share one palette (a countdown's first frame's; a loop's, from a mosaic of its
+    slides), and each frame differs from the first only where it was drawn differently (only
+    that box is re-quantized), so Pillow stores each frame as the small rectangle that changed.
+    """
+    budget = check_budget(budget)
+    images = [image.convert("RGB") for image in images]
+    encodes, scale = 0, 1.0
+    while True:
+        for colors in PALETTE_STEPS:
+            for tick in TICKS if countdown and len(images) > 1 else (1,):
+                if tick > 1 and tick >= len(images) * 2:
+                    break
+                data = _gif(images[::tick], _merged(durations, tick), colors, countdown)
+                encodes += 1
+                if len(data) <= budget:
+                    notes = []
+                    if tick > 1:
+                        notes.append(f"a frame every {tick} s instead of every second")
+                    if colors < PALETTE_STEPS[0]:
+                        notes.append(f"{colors} colours instead of 256")
+                    if scale < 1:
+                        notes.append(f"scaled to {images[0].width}x{images[0].height}")
+                    width, height = images[0].size
+                    return Encoded(
+                        data,
+                        "gif",
+                        None,
+                        colors,
+                        width,
+                        height,
+                        encodes,
+                        frames=len(images[::tick]),
+                        notes=tuple(notes),
+                    )
+        smaller = (round(images[0].width * SCALE_STEP), round(images[0].height * SCALE_STEP))
+        if min(smaller) < MIN_SIDE_PX:
+            raise BudgetError(f"cannot fit the animation under {budget:,} bytes; raise the budget")
+        scale *= SCALE_STEP
+        images = [image.resize(smaller, Image.Resampling.LANCZOS) for image in images]
+
+
+def _gif(images: list[Image.Image], durations: list[int], colors: int, countdown: bool) -> bytes:
+    first = images[0]
+    palette = _shared_palette(images[:1] if countdown else images, colors)
+    base = first.quantize(palette=palette)
+    frames = [base]
+    for image in images[1:]:
+        frame = base.copy()
+        box = ImageChops.difference(image, first).getbbox()
+        if box:
+            frame.paste(image.crop(box).quantize(palette=palette), box[:2])
+        frames.append(frame)
+    buffer = io.BytesIO()
+    if len(frames) == 1:
+        base.save(buffer, "GIF")
+    else:
+        base.save(
+            buffer, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0
+        )
+    return buffer.getvalue()
+
+
+def _shared_palette(images: list[Image.Image], colors: int) -> Image.Image:
+    """One palette for every frame, from a mosaic of a few of them (a loop's slides differ)."""
+    if len(images) == 1:
+        return images[0].quantize(colors, method=Image.Quantize.MEDIANCUT)
+    picks = images[:: max(1, len(images) // 6)][:6]
+    width, height = images[0].width // 2, images[0].height // 2
+    mosaic = Image.new("RGB", (width * len(picks), height))
+    for index, image in enumerate(picks):
+        mosaic.paste(image.resize((width, height)), (index * width, 0))
+    return mosaic.quantize(colors, method=Image.Quantize.MEDIANCUT)
+
+
+def _merged(durations: list[int], tick: int) -> list[int]:
+    return [sum(durations[i : i + tick]) for i in range(0, len(durations), tick)]
 
 
 def _best_fit(image: Image.Image, format: str, budget: int, predictor: QualityPredictor | None):

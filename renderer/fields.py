@@ -7,13 +7,14 @@ into the Python value the template sees, or says exactly what is wrong with it.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from renderer.errors import FieldErrors, FieldProblem
 
-TYPES = ("text", "int", "money", "datetime", "enum", "sku", "qr")
+TYPES = ("text", "int", "money", "datetime", "enum", "sku", "qr", "timezone")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")  # Cc, Cs, Co
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -34,6 +35,8 @@ class Field:
     extreme: str | None = None
     description: str = ""
     live: str | None = None  # "stock": read from the live stock store by the template's sku
+    timezone: str | None = None  # datetime: the IANA zone of a time given without an offset
+    timezone_field: str | None = None  # datetime: ... or the field that names that zone
 
     @property
     def required(self) -> bool:
@@ -46,7 +49,11 @@ class Field:
         if CONTROL.search(raw):
             raise ValueError("contains control characters")
         text = raw.strip()
-        limit = self.max_length if self.type in ("text", "enum", "sku", "qr") else MAX_NUMBER_TEXT
+        limit = (
+            self.max_length
+            if self.type in ("text", "enum", "sku", "qr", "timezone")
+            else MAX_NUMBER_TEXT
+        )
         if len(text) > limit:
             raise ValueError(f"is {len(text)} characters long; at most {limit} allowed")
         return getattr(self, f"_parse_{self.type}")(text)
@@ -55,6 +62,13 @@ class Field:
         return text
 
     def _parse_qr(self, text: str) -> str:
+        return text
+
+    def _parse_timezone(self, text: str) -> str:
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{text!r} is not an IANA time zone like America/New_York") from None
         return text
 
     def _parse_enum(self, text: str) -> str:
@@ -88,7 +102,7 @@ class Field:
             raise ValueError(
                 f"must be an ISO 8601 time like 2026-11-27T18:00:00-05:00; got {text!r}"
             ) from None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value  # a time without an offset gets its zone in validate()
 
     def _in_range(self, value: Decimal) -> Decimal:
         if self.min is not None and value < self.min:
@@ -102,7 +116,19 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
     """A Field from its ``[fields.NAME]`` table; ValueError naming the bad key."""
     if not NAME.match(name):
         raise ValueError(f"field name {name!r} must be lowercase letters, digits and _")
-    known = {"type", "default", "max_length", "min", "max", "choices", "sample", "extreme", "live"}
+    known = {
+        "type",
+        "default",
+        "max_length",
+        "min",
+        "max",
+        "choices",
+        "sample",
+        "extreme",
+        "live",
+        "timezone",
+        "timezone_field",
+    }
     unknown = set(spec) - known - {"description"}
     if unknown:
         raise ValueError(f"field {name!r}: unknown keys {', '.join(sorted(unknown))}")
@@ -126,7 +152,11 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         extreme=None if spec.get("extreme") is None else str(spec["extreme"]),
         description=str(spec.get("description", "")),
         live=spec.get("live"),
+        timezone=spec.get("timezone"),
+        timezone_field=spec.get("timezone_field"),
     )
+    if field.timezone:
+        field._parse_timezone(field.timezone)
     if field.required and field.sample is None:
         raise ValueError(f"field {name!r} is required, so it needs a sample value")
     for label in ("default", "sample", "extreme"):
@@ -161,6 +191,11 @@ def validate(fields: Mapping[str, Field], raw: Mapping[str, str]) -> dict[str, A
             values[name] = field.parse(given)
         except ValueError as exc:
             problems.append(FieldProblem(name, str(exc)))
+    for name, field in fields.items():
+        moment = values.get(name)
+        if field.type == "datetime" and moment is not None and moment.tzinfo is None:
+            zone = values.get(field.timezone_field or "") or field.timezone or "UTC"
+            values[name] = moment.replace(tzinfo=ZoneInfo(zone))
     if problems:
         raise FieldErrors(problems)
     return values

@@ -43,12 +43,19 @@ def date(value: datetime, format: str = "%b %-d", tz: str | None = None) -> str:
 def countdown(
     context: Context, ends_at: datetime, style: str = "clock", expired: str = "Offer ended"
 ) -> str:
-    """Time left until ``ends_at``: ``2d 04:13`` / ``04:13`` (clock) or ``Ends in 3 hours``."""
+    """Time left until ``ends_at``: ``2d 04:13`` / ``04:13`` (clock), ``04:13:09``
+    (seconds, for animated countdowns) or ``Ends in 3 hours`` (words). Real elapsed time: a
+    daylight-saving change in between counts as the hour it really is."""
     left = ends_at - context["now"]
     if left <= timedelta(0):
         return expired
     if style == "words":
         return "Ends in " + _in_words(left)
+    if style == "seconds":
+        seconds = int(left.total_seconds())
+        days, seconds = divmod(seconds, 86400)
+        clock = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+        return f"{days}d {clock}" if days else clock
     minutes = int(left.total_seconds() // 60)
     days, minutes = divmod(minutes, 24 * 60)
     clock = f"{minutes // 60:02d}:{minutes % 60:02d}"

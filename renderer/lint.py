@@ -77,7 +77,7 @@ def lint(template: Template) -> list[Finding]:
 
 
 def _placeholders(template: Template) -> list[Finding]:
-    used = meta.find_undeclared_variables(environment.parse(template.source)) - {"now"}
+    used = meta.find_undeclared_variables(environment.parse(template.source)) - {"now", "frame"}
     declared = set(template.fields)
     found = [
         Finding(

@@ -12,12 +12,12 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from renderer import compose, fields, fit, raster
 from renderer.catalog import Template
-from renderer.encode import Encoded, check_budget, encode, normalize_format
+from renderer.encode import Encoded, check_budget, encode, encode_animation, normalize_format
 
 log = logging.getLogger(__name__)
 
@@ -101,28 +101,25 @@ def render(job: Job) -> Rendered:
     """Draw and encode ``job``. CPU-bound: the service runs it off the event loop.
 
     A layered template draws only its dynamic runs over its static ones (stage "composite");
-    any other is drawn whole by CairoSVG (stage "raster").
+    any other is drawn whole by CairoSVG (stage "raster"). An animated template draws each
+    of its frames that way and encodes them as one GIF.
     """
     timings: dict[str, float] = {}
     template = job.template
-    size = (template.width, template.height)
-    started = time.perf_counter()
-    root = template.parse(template.fill(job.values, job.now))
-    layers = template.layers
-    fitted = compose.fit_dynamic(layers, root) if layers.layered else fit.fit_text(root)
-    timings["fill"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    if layers.layered:
-        image = compose.compose(layers, root, template.fetcher, size)
-        timings["composite"] = time.perf_counter() - started
+    if template.animation is not None and job.format == "gif":
+        images, durations, fitted = [], [], []
+        for now, frame, duration in _frames(job):
+            image, fitted = _draw(job, now, frame, timings)
+            images.append(image)
+            durations.append(duration)
+        started = time.perf_counter()
+        encoded = encode_animation(
+            images, durations, job.budget, countdown=template.animation.kind == "countdown"
+        )
     else:
-        svg = ET.tostring(root, encoding="unicode").encode()
-        image = raster.rasterize(svg, template.fetcher, *size)
-        timings["raster"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    encoded = encode(image, job.format, job.budget, template.predictor)
+        image, fitted = _draw(job, job.now, 0, timings)
+        started = time.perf_counter()
+        encoded = encode(image, job.format, job.budget, template.predictor)
     timings["encode"] = time.perf_counter() - started
     rendered = Rendered(encoded, template.name, template.version, fitted, timings)
     log.info(
@@ -134,6 +131,39 @@ def render(job: Job) -> Rendered:
         rendered.seconds * 1000,
     )
     return rendered
+
+
+def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
+    """One image of the job at ``now`` (and animation ``frame``); adds to ``timings``."""
+    template = job.template
+    size = (template.width, template.height)
+    started = time.perf_counter()
+    root = template.parse(template.fill(job.values, now, frame))
+    layers = template.layers
+    fitted = compose.fit_dynamic(layers, root) if layers.layered else fit.fit_text(root)
+    timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
+
+    started = time.perf_counter()
+    if layers.layered:
+        image = compose.compose(layers, root, template.fetcher, size)
+        stage = "composite"
+    else:
+        svg = ET.tostring(root, encoding="unicode").encode()
+        image = raster.rasterize(svg, template.fetcher, *size)
+        stage = "raster"
+    timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
+    return image, fitted
+
+
+def _frames(job: Job) -> list[tuple[datetime, int, int]]:
+    """(now, frame, duration ms) of each frame. A countdown starts at the job's "now" and
+    ticks a second a frame, and stops at its end: past it, one frame of the expired state."""
+    animation = job.template.animation
+    if animation.kind == "loop":
+        return [(job.now, index, ms) for index, ms in enumerate(animation.durations)]
+    left = int((job.values[animation.ends_at] - job.now).total_seconds())
+    count = max(1, min(animation.frames, left + 1))
+    return [(job.now + timedelta(seconds=i), i, 1000) for i in range(count)]
 
 
 def _canonical(value: Any) -> str:

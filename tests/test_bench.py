@@ -29,6 +29,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
     summary = next(tmp_path.glob("*.md")).read_text()
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+    assert results["countdown_gif"]["frames"] == 60 and results["countdown_gif"]["kb"] <= 500
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7."):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1

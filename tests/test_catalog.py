@@ -74,7 +74,9 @@ def test_missing_files(tmp_path):
 
 
 def test_unknown_template(catalog):
-    with pytest.raises(UnknownTemplate, match="no template named 'nope'; known: flash_sale"):
+    with pytest.raises(
+        UnknownTemplate, match="no template named 'nope'; known: countdown_gif, flash_sale"
+    ):
         catalog.get("nope")
 
 

@@ -125,8 +125,16 @@ def test_templates_json_lists_every_template():
     assert done.returncode == 0, done.stderr
     listing = json.loads(done.stdout)
     names = [t["name"] for t in listing["templates"]]
-    assert names == ["flash_sale", "low_stock", "loyalty_badge", "product_reveal", "refer_friend"]
-    flash = listing["templates"][0]
+    assert names == [
+        "countdown_gif",
+        "flash_sale",
+        "low_stock",
+        "loyalty_badge",
+        "product_loop",
+        "product_reveal",
+        "refer_friend",
+    ]
+    flash = listing["templates"][1]
     assert flash["width"] == 1080 and flash["budget"] == 500_000 and len(flash["version"]) == 16
     assert flash["fields"]["first_name"]["required"] is True
     assert listing["errors"] == []

@@ -58,6 +58,10 @@ def random_value(field, rng: random.Random) -> str | None:
         return (NOW + timedelta(minutes=rng.randint(-3 * 1440, 40 * 1440))).isoformat()
     if kind == "enum":
         return rng.choice(field.choices)
+    if kind == "timezone":
+        return rng.choice(["America/New_York", "America/Los_Angeles", "Europe/Paris", "UTC"])
+    if kind == "qr":
+        return "https://example.com/" + "".join(rng.choice(string.ascii_letters) for _ in range(20))
     return "".join(rng.choice(string.ascii_uppercase + string.digits + "-") for _ in range(8))
 
 

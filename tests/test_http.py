@@ -204,11 +204,11 @@ def test_wrong_method_is_a_json_405(server):
 def test_healthz_and_templates(server):
     assert httpx.get(f"{server.url}/healthz").json() == {
         "status": "ok",
-        "templates": 5,
+        "templates": 7,
         "redis": None,
     }
     listing = httpx.get(f"{server.url}/v1/templates").json()
-    assert [t["name"] for t in listing["templates"]][:2] == ["flash_sale", "low_stock"]
+    assert [t["name"] for t in listing["templates"]][:2] == ["countdown_gif", "flash_sale"]
     detail = httpx.get(f"{server.url}/v1/templates/low_stock").json()
     assert detail["fields"]["stock"]["type"] == "int" and detail["height"] == 1350
     error(httpx.get(f"{server.url}/v1/templates/nope"), 404, "unknown_template")

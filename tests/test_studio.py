@@ -36,7 +36,7 @@ def page():
 def test_studio_gallery_preview_lint_and_signed_url(server, page):
     page.goto(f"{server.url}/studio/")
     page.wait_for_selector(".card[data-template=refer_friend] img")
-    assert page.locator(".card").count() == 5
+    assert page.locator(".card").count() == 7
     page.screenshot(path=str(ARTIFACTS / "studio-gallery.png"))
 
     page.fill("#api-key", API_KEY)

@@ -19,7 +19,7 @@ at = datetime.fromisoformat(AT)
 def test_all_bundled_templates_load(catalog):
     assert catalog.errors == []
     assert sorted(catalog.templates) == NAMES
-    assert len(NAMES) >= 5
+    assert len(NAMES) >= 7
     aspects = {round(t.width / t.height, 2) for t in catalog.templates.values()}
     assert aspects == {1.0, 0.8, 1.78}  # 1:1, 4:5 and 16:9
 
@@ -33,7 +33,7 @@ def test_renders_within_budget(catalog, name, which):
     data = result.encoded.data
     assert len(data) <= template.budget <= HARD_CAP_BYTES
     image = Image.open(io.BytesIO(data))
-    assert image.format == "JPEG"
+    assert image.format == {"jpg": "JPEG", "gif": "GIF"}[template.format]
     assert image.size == (template.width, template.height)
     image.load()
     low, high = image.convert("L").getextrema()
@@ -59,7 +59,7 @@ def test_budget_bites_on_some_bundled_templates(catalog):
         template = catalog.get(name)
         result = render(plan(template, fields.example_values(template.fields, "sample"), at=at))
         qualities[name] = result.encoded.quality
-    assert any(q < 95 for q in qualities.values()), qualities
+    assert any(q is not None and q < 95 for q in qualities.values()), qualities
 
 
 def _pixels(template, values):
