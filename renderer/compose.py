@@ -11,7 +11,10 @@ a static element above a dynamic one stays above it. Definitions (``<defs>``, gr
 
 Drawing the dynamic runs onto the composed surface, rather than into cropped layers to
 composite afterwards, costs the same cairo work and saves the crop bookkeeping and a Pillow
-composite per layer; cairo only touches the pixels the text covers.
+composite per layer; cairo only touches the pixels the text covers. A dynamic run that comes
+out the same again (a campaign's QR code, the lines of a countdown GIF that do not tick) is
+drawn once more into a small surface of its own, kept, and from then on painted like a
+static run.
 
 A template whose source is not XML as written (a ``<`` inside a Jinja expression), whose
 root element or ``<style>`` varies, or that refers across runs by id renders whole instead,
@@ -19,6 +22,7 @@ through ``raster.rasterize``; ``Layers.reason`` says why.
 """
 
 import re
+import threading
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 import cairocffi as cairo
 import cairosvg.parser
 import cairosvg.surface
+from cachetools import LRUCache
 from PIL import Image
 
 from renderer import fit, fonts  # noqa: F401  (fonts first: fontconfig before cairo text)
@@ -34,6 +39,7 @@ from renderer.guard import SVG, references
 from renderer.raster import DPI, Fetcher
 
 MARK = "data-layer"
+REPEATS = 64  # dynamic runs kept drawn, per template version
 JINJA = re.compile(r"\{[{%#]")
 BLOCK_OPEN = re.compile(r"\{%-?\s*(if|for|with|filter|macro|call|block|raw)\b")
 BLOCK_CLOSE = re.compile(r"\{%-?\s*end\w+")
@@ -62,6 +68,10 @@ class Layers:
     runs: list[Run] = field(default_factory=list)
     reason: str = ""
     opaque: bool = False  # the first run covers every pixel: the result needs no alpha
+    # filled dynamic runs seen once, and those seen again with their drawn pieces
+    seen: LRUCache = field(default_factory=lambda: LRUCache(maxsize=1024), repr=False)
+    pieces: LRUCache = field(default_factory=lambda: LRUCache(maxsize=REPEATS), repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def layered(self) -> bool:
@@ -150,7 +160,7 @@ def prepare(layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[in
         if not run.static:
             continue
         surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, width, height)
-        _draw(surface, _subset(filled, run.marks), fetcher, size)
+        _draw(surface, ET.tostring(_subset(filled, run.marks)), fetcher, size)
         surface.flush()
         image = Image.frombuffer(
             "RGBA", size, surface.get_data(), "raw", "BGRa", surface.get_stride(), 1
@@ -173,17 +183,21 @@ def compose(
     context = cairo.Context(surface)
     for run in layers.runs:
         if run.static:
-            if run.box is None:
-                continue
-            left, top, right, bottom = run.box
-            context.save()
-            context.rectangle(left, top, right - left, bottom - top)
-            context.clip()
-            context.set_source_surface(run.surface, 0, 0)
-            context.paint()
-            context.restore()
+            _paint(context, run.surface, run.box, (0, 0))
         elif any(child.get(MARK) in run.marks for child in filled):
-            _draw(surface, _subset(filled, run.marks), fetcher, size)
+            svg = ET.tostring(_subset(filled, run.marks))
+            with layers.lock:
+                piece = layers.pieces.get(svg)
+                again = piece is None and svg in layers.seen
+                layers.seen[svg] = True
+            if piece is None and again:
+                piece = _piece(svg, fetcher, size)
+                with layers.lock:
+                    layers.pieces[svg] = piece
+            if piece is None:
+                _draw(surface, svg, fetcher, size)
+            else:
+                _paint(context, piece[0], piece[1], piece[1][:2])
     surface.flush()
     data, stride = surface.get_data(), surface.get_stride()
     if layers.opaque:  # the decoders copy: the image does not hold on to the surface
@@ -212,8 +226,37 @@ class _Onto(cairosvg.surface.PNGSurface):
         return self._target, self._target.get_width(), self._target.get_height()
 
 
-def _draw(target: cairo.ImageSurface, root: ET.Element, fetcher: Fetcher, size) -> None:
-    svg = ET.tostring(root, encoding="unicode").encode()
+def _paint(context: cairo.Context, source, box, offset: tuple[int, int]) -> None:
+    """Paint ``source`` (placed at ``offset``) over the surface, inside ``box`` only."""
+    if box is None:
+        return
+    left, top, right, bottom = box
+    context.save()
+    context.rectangle(left, top, right - left, bottom - top)
+    context.clip()
+    context.set_source_surface(source, *offset)
+    context.paint()
+    context.restore()
+
+
+def _piece(svg: bytes, fetcher: Fetcher, size: tuple[int, int]):
+    """A dynamic run drawn alone, cropped to where it has pixels: (surface, box)."""
+    full = cairo.ImageSurface(cairo.FORMAT_ARGB32, *size)
+    _draw(full, svg, fetcher, size)
+    full.flush()
+    alpha = Image.frombuffer("RGBA", size, full.get_data(), "raw", "BGRa", full.get_stride(), 1)
+    box = alpha.getchannel("A").getbbox()
+    if box is None:
+        return cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1), None
+    left, top, right, bottom = box
+    piece = cairo.ImageSurface(cairo.FORMAT_ARGB32, right - left, bottom - top)
+    context = cairo.Context(piece)
+    context.set_source_surface(full, -left, -top)
+    context.paint()
+    return piece, (left, top, right, bottom)
+
+
+def _draw(target: cairo.ImageSurface, svg: bytes, fetcher: Fetcher, size) -> None:
     try:
         tree = cairosvg.parser.Tree(
             bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher

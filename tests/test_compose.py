@@ -175,3 +175,20 @@ def test_templates_that_render_whole_say_why_and_still_render(make_template, svg
 
     result = render(plan(template, {"first_name": "Ana"}, at=NOW))
     assert "raster" in result.timings and result.encoded.width == 300
+
+
+def test_a_repeated_dynamic_run_is_drawn_once_then_painted(catalog):
+    """The third render of the same values paints kept pieces; it matches the first and a
+    whole render."""
+    template = catalog.get("refer_friend")
+    job = plan(
+        template,
+        {"first_name": "Repeat", "referral_code": "R-1", "link": "https://r.example/x"},
+        at=NOW,
+    )
+    first, whole = layered_and_whole(template, job)
+    layered_and_whole(template, job)
+    third, _ = layered_and_whole(template, job)
+    with template.layers.lock:
+        assert len(template.layers.pieces) >= 1
+    assert psnr(third, first) >= 50 and psnr(third, whole) >= 40
