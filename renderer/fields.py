@@ -61,8 +61,7 @@ class Field:
     def _parse_text(self, text: str) -> str:
         return text
 
-    def _parse_qr(self, text: str) -> str:
-        return text
+    _parse_qr = _parse_text  # the text a QR code encodes
 
     def _parse_timezone(self, text: str) -> str:
         try:

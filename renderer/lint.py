@@ -13,11 +13,11 @@ from pathlib import Path
 
 from jinja2 import meta
 
-from renderer import compose, fields, fit, fonts, raster
+from renderer import fields, fit, fonts, raster
 from renderer.catalog import Template, environment, load_template
-from renderer.encode import encode
 from renderer.errors import RendererError, TemplateError
 from renderer.guard import SVG
+from renderer.render import plan, render
 
 ASPECTS = {(1, 1): "1:1", (4, 5): "4:5", (16, 9): "16:9"}
 MAX_TEXT_SHARE = 0.20
@@ -222,11 +222,11 @@ def _text_area(template: Template) -> list[Finding]:
     root = _filled(template, "extreme")
     fit.fit_text(root)
     boxes = []
-    keep = {f"{{{SVG}}}defs", f"{{{SVG}}}style", f"{{{SVG}}}text"}
+    definitions = {f"{{{SVG}}}defs", f"{{{SVG}}}style"}
     for element, _ in list(_texts(root)):
         alone = ET.Element(root.tag, root.attrib)
         for child in root:
-            if child.tag in keep - {f"{{{SVG}}}text"}:
+            if child.tag in definitions:
                 alone.append(child)
         alone.append(element)
         image = raster.rasterize(
@@ -253,16 +253,8 @@ def _text_area(template: Template) -> list[Finding]:
 
 
 def _quality(template: Template) -> list[Finding]:
-    values = fields.validate(template.fields, fields.example_values(template.fields, "sample"))
-    root = template.parse(template.fill(values, LINT_AT))
-    size = (template.width, template.height)
-    if template.layers.layered:
-        compose.fit_dynamic(template.layers, root)
-        image = compose.compose(template.layers, root, template.fetcher, size)
-    else:
-        fit.fit_text(root)
-        image = raster.rasterize(ET.tostring(root), template.fetcher, *size)
-    encoded = encode(image, "jpg", template.budget)
+    sample = fields.example_values(template.fields, "sample")
+    encoded = render(plan(template, sample, format="jpg", at=LINT_AT)).encoded
     if encoded.width < template.width:
         return [
             Finding(

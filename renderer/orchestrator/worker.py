@@ -71,10 +71,11 @@ class Worker:
             for cid in ids:
                 ledger = Ledger(self.setup.redis, cid)
                 handled += self.step(ledger)
-                open_work += ledger.open_work() - ledger.redis.zcard(ledger.deferred)
+                unsettled = ledger.open_work()
+                open_work += unsettled - ledger.redis.zcard(ledger.deferred)
                 due = ledger.next_deferred()
                 soon = soon or (due is not None and due <= horizon)
-                if ledger.open_work() == 0 and ledger.redis.hget(ledger.counts, "enqueued"):
+                if unsettled == 0 and ledger.redis.hget(ledger.counts, "enqueued"):
                     self.setup.redis.srem("mms:campaigns", cid)
             if until_idle and handled == 0 and open_work <= 0 and not soon:
                 return
