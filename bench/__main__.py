@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import audience_memory, http_load, inprocess, machine, report
-from renderer.catalog import Catalog
-from renderer.config import BUNDLED_TEMPLATES
+from renderer.core.catalog import Catalog
+from renderer.settings import BUNDLED_TEMPLATES
 
 # quick: seconds, for the test suite; full: about two minutes on two cores
 SIZES = {

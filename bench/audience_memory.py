@@ -44,13 +44,14 @@ def write_audience(path: Path, rows: int) -> None:
 
 
 def _enqueue(url: str, path: str) -> dict:
-    from renderer.catalog import Catalog
-    from renderer.config import BUNDLED_TEMPLATES
+    from renderer.core.catalog import Catalog
     from renderer.orchestrator.campaign import parse
     from renderer.orchestrator.enqueue import enqueue
+    from renderer.settings import BUNDLED_TEMPLATES
 
     client = redis.Redis.from_url(url, decode_responses=True)
-    campaign = parse(CAMPAIGN, Catalog(BUNDLED_TEMPLATES))
+    catalog = Catalog(BUNDLED_TEMPLATES)
+    campaign = parse(CAMPAIGN, lambda name: catalog.get(name).summary())
     started = time.perf_counter()
     done = enqueue(client, campaign, Path(path), b"bench-key")
     seconds = time.perf_counter() - started

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.stats import summary
-from renderer.config import DEV_SIGNING_KEYS
-from renderer.signing import sign_url
+from renderer.service.signing import sign_url
+from renderer.settings import DEV_SIGNING_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = 1795000000
@@ -169,12 +169,17 @@ def wrk(url: str, concurrency: int, seconds: int) -> dict:
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors:.*?(\d+) timeout", output)
     return {
         "generator": "wrk",
         "concurrency": concurrency,
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
         "req_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50_ms": ms("50%"),
         "p99_ms": ms("99%"),
+        "errors": (int(non_2xx.group(1)) if non_2xx else 0)
+        + (int(socket_errors.group(1)) if socket_errors else 0),
     }
 
 
@@ -190,7 +195,7 @@ def cache_hits(workers: int, requests: int, concurrency: int, scratch: Path, rou
         body_file.write_bytes(body)
         with bare(workers, body_file) as baseline:
             bare_url = f"{baseline.url}/i/flash_sale.jpg"
-            use_wrk = shutil.which("wrk") is not None
+            use_wrk = shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
             ours_rounds, bare_rounds = [], []
             for _ in range(rounds):
                 for target, kept in ((url, ours_rounds), (bare_url, bare_rounds)):

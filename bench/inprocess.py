@@ -2,7 +2,7 @@
 
 Naive is what a generic image server does with an SVG template: fill it, have CairoSVG render
 the whole document to PNG (reading the photo itself), decode the PNG, then bisect the JPEG
-quality. Layered is ``renderer.render``. Both run here, one after the other, single-threaded.
+quality. Layered is ``renderer.core.render``. Both run here, one after the other, single-threaded.
 """
 
 import io
@@ -13,10 +13,10 @@ import cairosvg
 from PIL import Image
 
 from bench.stats import percentile, summary, timed
-from renderer import compose, fields
-from renderer.catalog import Catalog, Template
-from renderer.encode import encode
-from renderer.render import fill, plan, render
+from renderer.core import compose, fields
+from renderer.core.catalog import Catalog, Template
+from renderer.core.encode import encode
+from renderer.core.render import fill, plan, render
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 BUDGETS_KB = (100, 250, 450, 600)

@@ -10,12 +10,12 @@ import logging
 import os
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
-from renderer import config
-from renderer.catalog import Catalog
-from renderer.errors import RendererError
+from renderer.core.catalog import Catalog
+from renderer.core.errors import RendererError
+from renderer.core.limits import parse_bytes
+from renderer.settings import CampaignSettings, ServiceSettings, templates_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +40,22 @@ def _parser() -> argparse.ArgumentParser:
         help="templates folder (default: $RENDERER_TEMPLATES, else the bundled templates)",
     )
 
+    _image_commands(commands, templates_option)
+    _campaign_commands(commands)
+    serve = commands.add_parser(
+        "serve", parents=[templates_option], help="run the HTTP service (flags or RENDERER_*)"
+    )
+    serve.add_argument("--host", help="default 127.0.0.1 (RENDERER_HOST)")
+    serve.add_argument("--port", type=int, help="default 8000 (RENDERER_PORT)")
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (RENDERER_WORKERS)")
+    serve.add_argument(
+        "--redis", metavar="URL", help="shared cache and live values (RENDERER_REDIS_URL)"
+    )
+    serve.set_defaults(command=serve_http)
+    return parser
+
+
+def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None:
     listing = commands.add_parser(
         "templates", parents=[templates_option], help="list the templates and their fields"
     )
@@ -82,9 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     url.add_argument("--exp", type=int, help="expiry, unix seconds")
     url.set_defaults(command=signed_url)
 
+
+def _campaign_commands(commands) -> None:
     campaign = commands.add_parser("campaign", help="send a campaign, see its status and report")
     actions = campaign.add_subparsers(required=True, metavar="ACTION")
-    send = actions.add_parser("send", parents=[templates_option], help="enqueue and send")
+    send = actions.add_parser("send", help="enqueue and send")
     send.add_argument("file", type=Path, help="campaign.toml")
     send.add_argument("--audience", type=Path, required=True, help="the audience CSV")
     send.add_argument("--no-local-worker", action="store_true", help="only enqueue")
@@ -93,11 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     send.set_defaults(
         command=lambda a: _orchestrator().send(
-            a.file,
-            a.audience,
-            config.templates_dir(a.templates),
-            not a.no_local_worker,
-            a.until_idle,
+            a.file, a.audience, not a.no_local_worker, a.until_idle
         )
     )
     status = actions.add_parser("status", help="totals by state")
@@ -128,21 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("phones", nargs="+")
     forget.set_defaults(command=lambda a: _orchestrator().forget(a.phones))
 
-    serve = commands.add_parser(
-        "serve", parents=[templates_option], help="run the HTTP service (flags or RENDERER_*)"
-    )
-    serve.add_argument("--host", help="default 127.0.0.1 (RENDERER_HOST)")
-    serve.add_argument("--port", type=int, help="default 8000 (RENDERER_PORT)")
-    serve.add_argument("--workers", type=int, help="uvicorn worker processes (RENDERER_WORKERS)")
-    serve.add_argument(
-        "--redis", metavar="URL", help="shared cache and live values (RENDERER_REDIS_URL)"
-    )
-    serve.set_defaults(command=serve_http)
-    return parser
-
 
 def list_templates(args: argparse.Namespace) -> int:
-    catalog = Catalog(config.templates_dir(args.templates))
+    catalog = Catalog(templates_dir(args.templates))
     summaries = [t.summary() for t in catalog.templates.values()]
     if args.json:
         broken = [{"template": e.template, "error": str(e)} for e in catalog.errors]
@@ -163,12 +165,12 @@ def list_templates(args: argparse.Namespace) -> int:
 
 
 def render_image(args: argparse.Namespace) -> int:
-    from renderer import render  # imports CairoSVG: only the commands that draw pay for it
+    from renderer.core import render  # imports CairoSVG: only the commands that draw pay
 
     values = _values(args.set)
-    at = _parse_at(args.at) if args.at else None
-    budget = config.parse_bytes(args.budget) if args.budget else None
-    template = Catalog(config.templates_dir(args.templates)).get(args.template)
+    at = _at(args.at)
+    budget = parse_bytes(args.budget) if args.budget else None
+    template = Catalog(templates_dir(args.templates)).get(args.template)
     job = render.plan(template, values, format=args.format, budget=budget, at=at)
     result = render.render(job)
     if args.svg:
@@ -187,11 +189,11 @@ def render_image(args: argparse.Namespace) -> int:
 
 
 def lint_templates(args: argparse.Namespace) -> int:
-    from renderer import lint
+    from renderer.core import lint
 
     folders = args.folders or sorted(
         p
-        for p in config.templates_dir(args.templates).iterdir()
+        for p in templates_dir(args.templates).iterdir()
         if p.is_dir() and (p / "manifest.toml").exists()
     )
     reports, errors = {}, 0
@@ -211,13 +213,13 @@ def lint_templates(args: argparse.Namespace) -> int:
 
 
 def signed_url(args: argparse.Namespace) -> int:
-    from renderer import render
-    from renderer.signing import sign_url
+    from renderer.core import render
+    from renderer.service.signing import sign_url
 
-    settings = config.Settings.from_env()
-    template = Catalog(config.templates_dir(args.templates)).get(args.template)
+    settings = ServiceSettings.from_env()
+    template = Catalog(templates_dir(args.templates)).get(args.template)
     values = _values(args.set)
-    at = _parse_at(args.at) if args.at else None
+    at = _at(args.at)
     job = render.plan(template, values, format=args.format, at=at)  # bad values fail here
     kid, secret = next(iter(settings.signing_keys.items()))
     print(
@@ -249,11 +251,12 @@ def serve_http(args: argparse.Namespace) -> int:
     for name, value in flags.items():
         if value is not None:
             os.environ[f"RENDERER_{name}"] = str(value)
-    settings = config.Settings.from_env()  # fail here, with one line, not in every worker
-    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    settings = ServiceSettings.from_env()  # fail here, with one line, not in every worker
+    CampaignSettings.from_env()
+    if settings.workers > 1 and not settings.metrics_dir:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mms-renderer-metrics-")
     uvicorn.run(
-        "renderer.app:create_app",
+        "renderer.service.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -303,13 +306,13 @@ def _values(items: list[str]) -> dict[str, str]:
     return values
 
 
-def _parse_at(text: str) -> datetime:
+def _at(text: str | None):
+    """``--at``: unix seconds or ISO 8601; None when not given."""
+    from renderer.core.render import parse_at
+
+    if not text:
+        return None
     try:
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text), UTC)
-        moment = datetime.fromisoformat(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(
-            f"--at {text!r} is not an ISO 8601 time like 2026-11-27T10:00:00Z"
-        ) from None
+        return parse_at(text)
+    except ValueError as exc:
+        raise ValueError(f"--at {text!r}: {exc}") from None

@@ -14,15 +14,17 @@ import httpx
 import redis
 from twilio.request_validator import RequestValidator
 
-from renderer.catalog import Catalog
-from renderer.config import BUNDLED_TEMPLATES, Settings
+from renderer.core.catalog import Catalog
 from renderer.orchestrator import campaign as campaigns
-from renderer.orchestrator import keys
+from renderer.orchestrator import keyring
 from renderer.orchestrator.enqueue import enqueue
 from renderer.orchestrator.providers.twilio import TwilioProvider
 from renderer.orchestrator.worker import Setup, Worker
+from renderer.settings import BUNDLED_TEMPLATES, CampaignSettings
 
 from .conftest import ROOT, TEST_ENV, Server, free_port
+
+CATALOG = Catalog(BUNDLED_TEMPLATES)
 
 ACCOUNT, TOKEN = "ACtest", "test-auth-token-0123"
 # area code -> (state, time zone): numbers of several zones and of the stricter states
@@ -97,14 +99,14 @@ class Env:
 
     def worker(self, clock=None, claim_seconds: float = 30) -> Worker:
         client = self.client
-        settings = Settings.from_env(self.environ())
+        settings = CampaignSettings.from_env(self.environ())
         setup = Setup(
             redis=client,
             provider=TwilioProvider(ACCOUNT, TOKEN, self.sandbox.url, backoff=0.05),
             render_url=self.service.url,
-            api_key=settings.api_keys[0],
+            api_key=settings.api_key,
             public_url=self.service.url,
-            link_key=keys.link_key(client),
+            link_key=keyring.link_key(client),
             claim_seconds=claim_seconds,
         )
         if clock:
@@ -114,9 +116,9 @@ class Env:
     def start(self, campaign_toml: str, rows: list[dict]) -> tuple[campaigns.Campaign, object]:
         path = self.tmp / f"audience-{time.monotonic_ns()}.csv"
         write_audience(path, rows)
-        campaign = campaigns.parse(_toml(campaign_toml), Catalog(BUNDLED_TEMPLATES))
+        campaign = campaigns.parse(_toml(campaign_toml), lambda name: CATALOG.get(name).summary())
         client = self.client
-        return campaign, enqueue(client, campaign, path, keys.privacy_key(client))
+        return campaign, enqueue(client, campaign, path, keyring.privacy_key(client))
 
     def post_signed(self, path: str, form: dict[str, str], token: str = TOKEN) -> httpx.Response:
         url = self.service.url + path

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from renderer import config
-from renderer.catalog import Catalog
+from renderer import settings
+from renderer.core.catalog import Catalog
 from renderer.orchestrator import redis_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ extreme = "Bartholomew-Fitzgerald Featherstonehaugh"
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
-    return Catalog(config.BUNDLED_TEMPLATES)
+    return Catalog(settings.BUNDLED_TEMPLATES)
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageSequence
 
-from renderer.catalog import load_template
-from renderer.errors import TemplateError
-from renderer.render import fill, plan, render
+from renderer.core.catalog import load_template
+from renderer.core.errors import TemplateError
+from renderer.core.render import fill, plan, render
 
 from .conftest import MANIFEST
 from .test_http import NEW
@@ -139,7 +139,7 @@ def test_animation_limits_are_enforced_at_load(make_template, size, animation, m
     )
     with pytest.raises(TemplateError, match=message):
         load_template(folder)
-    from renderer.lint import lint_folder
+    from renderer.core.lint import lint_folder
 
     assert lint_folder(folder)[0].severity == "error"
 
@@ -158,7 +158,7 @@ def test_an_animation_needs_gif(make_template):
     ],
 )
 def test_bad_ends_at_or_zone_is_a_400_naming_the_field(server, fields, message):
-    from renderer.signing import sign_url
+    from renderer.service.signing import sign_url
 
     url = sign_url(
         server.url,
@@ -174,7 +174,7 @@ def test_bad_ends_at_or_zone_is_a_400_naming_the_field(server, fields, message):
 
 
 def test_countdown_gif_over_http(server):
-    from renderer.signing import sign_url
+    from renderer.service.signing import sign_url
 
     url = sign_url(
         server.url,

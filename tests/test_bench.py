@@ -24,7 +24,10 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert row["naive"]["p50_ms"] > 0 and row["layered"]["p50_ms"] > 0
         assert row["bare_encode_p50_ms"] > 0 and row["encodes_per_image"] >= 1
     hits = results["cache_hits"]
-    assert hits["service"]["requests"] == hits["bare_starlette"]["requests"] > 0
+    for server in ("service", "bare_starlette"):  # wrk (time-bound) when installed, else ours
+        assert hits[server]["requests"] > 0 and hits[server]["errors"] == 0
+    if hits["service"]["generator"] == "asyncio":  # count-bound: the same number each
+        assert hits["service"]["requests"] == hits["bare_starlette"]["requests"]
     assert [row["concurrency"] for row in results["http_unique"]] == [1, 4]
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])

@@ -4,8 +4,8 @@ import asyncio
 
 import redis
 
-from renderer.backend import RedisBackend
-from renderer.cache import Entry, ImageCache
+from renderer.service.backend import RedisBackend
+from renderer.service.cache import Entry, ImageCache
 
 
 def entry(size: int, marker: int = 0) -> Entry:

@@ -11,7 +11,7 @@ from collections import Counter
 import httpx
 import redis
 
-from renderer.orchestrator import compliance, keys
+from renderer.orchestrator import compliance, keyring, keys
 from renderer.orchestrator.ledger import Ledger
 from renderer.orchestrator.report import gather
 
@@ -158,14 +158,14 @@ def test_status_webhook_checks_its_signature_and_never_goes_backwards(campaign_e
 def test_inbound_keywords_answer_twiml(campaign_env):
     env = campaign_env
     number = "+12125550142"
-    key = compliance.phone_key(keys.privacy_key(env.client), number)
+    key = compliance.phone_key(keyring.privacy_key(env.client), number)
     help_reply = env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "help"})
     assert help_reply.headers["content-type"] == "application/xml"
     assert "Reply STOP to cancel" in help_reply.text
     env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "Quit"})
-    assert env.client.sismember(compliance.SUPPRESSED, key)
+    assert env.client.sismember(keys.SUPPRESSED, key)
     back = env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "START"})
-    assert "subscribed again" in back.text and not env.client.sismember(compliance.SUPPRESSED, key)
+    assert "subscribed again" in back.text and not env.client.sismember(keys.SUPPRESSED, key)
     other = env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "what time is it"})
     assert other.text.endswith("<Response></Response>")
 
@@ -188,11 +188,11 @@ def test_forget_erases_the_person_but_keeps_the_opt_out(campaign_env):
     )
     assert done.returncode == 0, done.stderr
     assert "1 cached images purged" in done.stdout
-    key = compliance.phone_key(keys.privacy_key(env.client), number)
+    key = compliance.phone_key(keyring.privacy_key(env.client), number)
     record = Ledger(env.client, "forget").record(key)
     assert record["forgotten"] == "1" and "phone" not in record and "values" not in record
     assert record["state"] in ("accepted", "sent", "delivered")
-    assert env.client.sismember(compliance.SUPPRESSED, key), "still unsubscribed"
+    assert env.client.sismember(keys.SUPPRESSED, key), "still unsubscribed"
     assert len(env.client.keys("mms:img:*")) == images_before - 1
     assert "Person500" not in str(
         env.client.hgetall(Ledger(env.client, "forget").recipient_key(key))
@@ -264,7 +264,8 @@ def test_embedded_redis_without_a_url(tmp_path):
     env["RENDERER_DATA_DIR"] = str(tmp_path / "data")
     code = (
         "from renderer.orchestrator import redis_store as r; "
-        "r.connect().set('x', '1'); print(r.url())"
+        "from renderer.settings import CampaignSettings as S; "
+        "r.connect(S.from_env()).set('x', '1'); print(r.url(S.from_env()))"
     )
     first = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from renderer.catalog import Catalog, load_template
-from renderer.config import BUNDLED_TEMPLATES
-from renderer.errors import TemplateError, UnknownTemplate
+from renderer.core.catalog import Catalog, load_template
+from renderer.core.errors import TemplateError, UnknownTemplate
+from renderer.settings import BUNDLED_TEMPLATES
 
 HEAD = '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400">\n'
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from PIL import Image, ImageChops
 
-from renderer import compose, raster
-from renderer.catalog import load_template
-from renderer.render import fill, plan
+from renderer.core import compose, raster
+from renderer.core.catalog import load_template
+from renderer.core.render import fill, plan
 
 from .test_templates import NAMES
 
@@ -171,7 +171,7 @@ def test_a_varying_definition_makes_its_users_dynamic(make_template):
 def test_templates_that_render_whole_say_why_and_still_render(make_template, svg, reason):
     template = load_template(make_template(svg, width=300, height=200))
     assert not template.layers.layered and reason in template.layers.reason
-    from renderer.render import render
+    from renderer.core.render import render
 
     result = render(plan(template, {"first_name": "Ana"}, at=NOW))
     assert "raster" in result.timings and result.encoded.width == 300

@@ -6,9 +6,9 @@ import random
 import pytest
 from PIL import Image
 
-from renderer.config import HARD_CAP_BYTES
-from renderer.encode import MIN_QUALITY, QualityPredictor, encode
-from renderer.errors import BudgetError
+from renderer.core.encode import MIN_QUALITY, QualityPredictor, encode
+from renderer.core.errors import BudgetError
+from renderer.core.limits import HARD_CAP_BYTES
 
 
 def noisy_photo(width: int = 1080, height: int = 1080, seed: int = 1) -> Image.Image:
@@ -141,7 +141,7 @@ def test_steady_stream_of_a_bundled_template_at_tight_budgets(catalog):
     predicted quality nearly always fits in one encode."""
     from datetime import UTC, datetime
 
-    from renderer.render import plan, render
+    from renderer.core.render import plan, render
 
     template = catalog.get("refer_friend")
     for budget in (100_000, 250_000):

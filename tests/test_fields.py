@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from renderer.errors import FieldErrors
-from renderer.fields import field_from_manifest, validate
+from renderer.core.errors import FieldErrors
+from renderer.core.fields import field_from_manifest, validate
 
 FIELDS = {
     "first_name": field_from_manifest(

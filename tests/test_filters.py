@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from renderer.catalog import environment
+from renderer.core.catalog import environment
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

@@ -4,9 +4,9 @@ import io
 
 from PIL import Image, ImageChops
 
-from renderer import fonts
-from renderer.catalog import load_template
-from renderer.render import plan, render
+from renderer.core import fonts
+from renderer.core.catalog import load_template
+from renderer.core.render import plan, render
 
 SVG = """<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200">
 <rect width="600" height="200" fill="#ffffff"/>

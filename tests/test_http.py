@@ -8,7 +8,7 @@ import httpx
 import pytest
 from PIL import Image, ImageChops
 
-from renderer.signing import canonical, sign_url, signature
+from renderer.service.signing import canonical, sign_url, signature
 
 from .conftest import AUTH
 
@@ -215,7 +215,7 @@ def test_healthz_and_templates(server):
 
 
 def test_openapi_describes_every_route(server):
-    from renderer.app import create_app
+    from renderer.service.app import create_app
 
     spec = httpx.get(f"{server.url}/openapi.json").json()
     assert spec["openapi"].startswith("3.")

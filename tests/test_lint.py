@@ -6,8 +6,8 @@ import json
 import pytest
 from PIL import Image
 
-from renderer.config import BUNDLED_TEMPLATES
-from renderer.lint import lint_folder
+from renderer.core.lint import lint_folder
+from renderer.settings import BUNDLED_TEMPLATES
 
 from .conftest import MANIFEST, run_cli
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from PIL import Image, ImageChops
 
-from renderer.signing import sign_url
+from renderer.service.signing import sign_url
 
 from .conftest import AUTH
 from .test_http import AT, NEW, error
@@ -89,4 +89,6 @@ def test_live_field_cannot_be_set_in_the_url(server):
     url = sign_url(
         server.url, "low_stock", "jpg", {**FIELDS, "stock": "5"}, kid=NEW[0], secret=NEW[1]
     )
-    assert "'stock' is live" in error(httpx.get(url), 400, "bad_request")
+    response = httpx.get(url)
+    assert "stock: is live" in error(response, 400, "invalid_fields")
+    assert response.json()["error"]["fields"][0]["field"] == "stock"

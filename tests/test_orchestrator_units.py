@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from renderer.catalog import Catalog
-from renderer.config import BUNDLED_TEMPLATES
+from renderer.core.catalog import Catalog
 from renderer.orchestrator import audience, compliance, links
 from renderer.orchestrator.campaign import CampaignError, Window, fill_body, parse, preview_warnings
+from renderer.settings import BUNDLED_TEMPLATES
 
 CATALOG = Catalog(BUNDLED_TEMPLATES)
+TEMPLATES = lambda name: CATALOG.get(name).summary()  # noqa: E731
 BASE = {
     "id": "unit",
     "template": "flash_sale",
@@ -39,11 +40,11 @@ BASE = {
 )
 def test_bad_campaigns_are_refused_before_anything_is_sent(change, message):
     with pytest.raises(CampaignError, match=message):
-        parse({**BASE, **change}, CATALOG)
+        parse({**BASE, **change}, TEMPLATES)
 
 
 def test_body_filling_links_and_length():
-    campaign = parse(BASE, CATALOG)
+    campaign = parse(BASE, TEMPLATES)
     assert campaign.links == ["https://shop.example.com/x"]
     text = fill_body(BASE["body"], {"first_name": "Ana"}, {campaign.links[0]: "https://t/c/1"})
     assert text == "Ana, 40% off today https://t/c/1"
@@ -54,14 +55,14 @@ def test_body_filling_links_and_length():
 
 
 def test_preview_lint_warns_when_the_offer_is_late():
-    late = parse({**BASE, "body": "Hello there dear valued customer, today 40% off"}, CATALOG)
+    late = parse({**BASE, "body": "Hello there dear valued customer, today 40% off"}, TEMPLATES)
     assert "do not show the offer" in preview_warnings(late)[0]
-    assert preview_warnings(parse(BASE, CATALOG)) == []
+    assert preview_warnings(parse(BASE, TEMPLATES)) == []
 
 
 def test_variants_are_stable_and_match_the_weights():
     campaign = parse(
-        {**BASE, "variants": [{"name": "A", "weight": 70}, {"name": "B", "weight": 30}]}, CATALOG
+        {**BASE, "variants": [{"name": "A", "weight": 70}, {"name": "B", "weight": 30}]}, TEMPLATES
     )
     phones = [f"+1212555{i:04d}" for i in range(10_000)]
     chosen = [campaign.variant_for(p).name for p in phones]
@@ -119,7 +120,7 @@ def test_states_and_zones_from_the_number():
 
 
 def test_state_rules_are_stricter():
-    campaign = parse(BASE, CATALOG)
+    campaign = parse(BASE, TEMPLATES)
     florida = compliance.window_for(campaign, "+13055550123")
     assert (florida.start, florida.end, florida.max_per_24h) == (time(8), time(20), 3)
     assert compliance.window_for(campaign, "+12125550123").end == time(21)

@@ -8,10 +8,10 @@ from datetime import datetime
 import pytest
 from PIL import Image
 
-from renderer.catalog import Catalog, load_template
-from renderer.errors import TemplateError
-from renderer.raster import Fetcher
-from renderer.render import fill, plan, render
+from renderer.core.catalog import Catalog, load_template
+from renderer.core.errors import TemplateError
+from renderer.core.raster import Fetcher
+from renderer.core.render import fill, plan, render
 
 from .conftest import AT
 

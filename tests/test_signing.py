@@ -6,7 +6,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from renderer.signing import ExpiredURL, SignatureError, Signer, canonical, sign_url, signature
+from renderer.service.signing import (
+    ExpiredURL,
+    SignatureError,
+    Signer,
+    canonical,
+    sign_url,
+    signature,
+)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 OLD, NEW = {"k1": b"first-secret-0123456789"}, {"k2": b"second-secret-0123456789"}

@@ -6,9 +6,10 @@ from datetime import datetime
 import pytest
 from PIL import Image, ImageChops
 
-from renderer import fields, fonts, raster
-from renderer.config import BUNDLED_TEMPLATES, HARD_CAP_BYTES
-from renderer.render import fill, plan, render
+from renderer.core import fields, fonts, raster
+from renderer.core.limits import HARD_CAP_BYTES
+from renderer.core.render import fill, plan, render
+from renderer.settings import BUNDLED_TEMPLATES
 
 from .conftest import AT
 

@@ -9,8 +9,8 @@ import zipfile
 import httpx
 import pytest
 
-from renderer.config import BUNDLED_TEMPLATES
-from renderer.signing import sign_url
+from renderer.service.signing import sign_url
+from renderer.settings import BUNDLED_TEMPLATES
 
 from .conftest import AUTH, MANIFEST
 from .test_http import AT, NEW

@@ -34,6 +34,7 @@ The body is Jinja2 over the audience's columns; every link in it becomes a track
 import hashlib
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -42,14 +43,17 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from renderer.catalog import Catalog
-from renderer.errors import RendererError
+from renderer.core.errors import RendererError
 
 MAX_BODY = 1600
 PREVIEW_CHARS = 30
 LINK = re.compile(r"https?://[^\s<>\"']+")
 ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+# A template's description by name (as GET /v1/templates/{name} gives it); RendererError if
+# there is none. The campaigns reach the render service only over HTTP.
+TemplateLookup = Callable[[str], dict[str, Any]]
 
 # Message bodies are plain text: no autoescape. Sandboxed, and a missing column is an error.
 bodies = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -172,16 +176,16 @@ KEYS = {
 }
 
 
-def load(path: Path, catalog: Catalog) -> Campaign:
+def load(path: Path, templates: TemplateLookup) -> Campaign:
     """Read and check ``campaign.toml``; CampaignError names what is wrong."""
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise CampaignError(f"{path}: {exc}") from None
-    return parse(data, catalog)
+    return parse(data, templates)
 
 
-def parse(data: dict[str, Any], catalog: Catalog) -> Campaign:
+def parse(data: dict[str, Any], templates: TemplateLookup) -> Campaign:
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise CampaignError(f"unknown key {unknown[0]!r} in the campaign")
@@ -191,7 +195,7 @@ def parse(data: dict[str, Any], catalog: Catalog) -> Campaign:
     template = str(data.get("template", ""))
     if "body" not in data:
         raise CampaignError("body is required")
-    variants = _variants(data, template, catalog)
+    variants = _variants(data, template, templates)
     senders = _senders(data)
     quiet = _window(data.get("quiet_hours", {"start": "08:00", "end": "21:00"}))
     states = dict(DEFAULT_STATE_WINDOWS)
@@ -208,7 +212,7 @@ def parse(data: dict[str, Any], catalog: Catalog) -> Campaign:
         ) from None
     campaign = Campaign(
         id=cid,
-        format=str(data.get("format", catalog.get(variants[0].template).format)),
+        format=str(data.get("format") or templates(variants[0].template)["format"]),
         variants=variants,
         senders=senders,
         quiet_hours=quiet,
@@ -257,7 +261,7 @@ def preview_warnings(campaign: Campaign) -> list[str]:
     return warnings
 
 
-def _variants(data: dict[str, Any], template: str, catalog: Catalog) -> list[Variant]:
+def _variants(data: dict[str, Any], template: str, templates: TemplateLookup) -> list[Variant]:
     specs = data.get("variants") or [{"name": "A", "weight": 1}]
     variants = []
     for spec in specs:
@@ -271,7 +275,7 @@ def _variants(data: dict[str, Any], template: str, catalog: Catalog) -> list[Var
         if variant.weight <= 0:
             raise CampaignError(f"variant {variant.name}: weight must be positive")
         try:
-            catalog.get(variant.template)
+            templates(variant.template)
         except RendererError as exc:
             raise CampaignError(f"variant {variant.name}: {exc}") from None
         for label, body in (("body", variant.body), ("fallback_body", variant.fallback_body)):

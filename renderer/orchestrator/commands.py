@@ -10,48 +10,45 @@ from pathlib import Path
 
 import httpx
 
-from renderer.catalog import Catalog
-from renderer.config import Settings
-from renderer.errors import RendererError
+from renderer.core.errors import RendererError
 from renderer.orchestrator import campaign as campaigns
-from renderer.orchestrator import keys, redis_store, report, webhooks
+from renderer.orchestrator import keyring, providers, redis_store, report, webhooks
 from renderer.orchestrator.audience import parse_phone
 from renderer.orchestrator.enqueue import enqueue
 from renderer.orchestrator.ledger import Ledger
-from renderer.orchestrator.providers.twilio import TwilioProvider
 from renderer.orchestrator.worker import Setup, Worker
+from renderer.settings import CampaignSettings
 
 
-def setup(settings: Settings) -> Setup:
+def setup(settings: CampaignSettings) -> Setup:
     if not settings.twilio_account_sid or not settings.twilio_auth_token:
         raise RendererError(
             "set RENDERER_TWILIO_ACCOUNT_SID and RENDERER_TWILIO_AUTH_TOKEN (and "
-            "RENDERER_TWILIO_BASE_URL for a compatible provider or the sandbox)"
+            "RENDERER_TWILIO_BASE_URL for a compatible provider), or RENDERER_PROVIDER=sandbox"
         )
-    client = redis_store.connect()
+    client = redis_store.connect(settings)
     return Setup(
         redis=client,
-        provider=TwilioProvider(
-            settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_base_url
-        ),
+        provider=providers.create(settings),
         render_url=settings.render_url,
-        api_key=settings.api_keys[0],
+        api_key=settings.api_key,
         public_url=settings.public_url,
-        link_key=keys.link_key(client),
+        link_key=keyring.link_key(client),
         claim_seconds=settings.claim_seconds,
     )
 
 
-def send(path: Path, audience: Path, templates: Path, local_worker: bool, until_idle: bool) -> int:
-    settings = Settings.from_env()
-    campaign = campaigns.load(path, Catalog(templates))
+def send(path: Path, audience: Path, local_worker: bool, until_idle: bool) -> int:
+    settings = CampaignSettings.from_env()
+    _check_render_service(settings)
+    campaign = campaigns.load(path, _templates_of(settings))
     for warning in campaigns.preview_warnings(campaign):
         print(f"warning: {warning}", file=sys.stderr)
     if not audience.is_file():
         raise RendererError(f"no audience file {audience}")
     context = setup(settings)
-    _check_render_service(settings)
-    enqueued = enqueue(context.redis, campaign, audience, keys.privacy_key(context.redis))
+    secret = keyring.privacy_key(context.redis, settings.privacy_key)
+    enqueued = enqueue(context.redis, campaign, audience, secret)
     print(
         f"campaign {campaign.id}: {enqueued.rows:,} rows, {enqueued.queued:,} queued, "
         f"{enqueued.duplicates:,} duplicates, {enqueued.no_opt_in:,} without opt-in, "
@@ -63,19 +60,19 @@ def send(path: Path, audience: Path, templates: Path, local_worker: bool, until_
 
 
 def worker(only: str | None) -> int:
-    context = setup(Settings.from_env())
+    context = setup(CampaignSettings.from_env())
     Worker(context, _worker_name()).run(only=only)
     return 0
 
 
 def status(campaign_id: str) -> int:
-    ledger = Ledger(redis_store.connect(start=False), campaign_id)
+    ledger = Ledger(redis_store.connect(CampaignSettings.from_env(), start=False), campaign_id)
     print(report.text(report.gather(ledger)))
     return 0
 
 
 def report_command(campaign_id: str, as_json: bool, html_path: Path | None) -> int:
-    ledger = Ledger(redis_store.connect(start=False), campaign_id)
+    ledger = Ledger(redis_store.connect(CampaignSettings.from_env(), start=False), campaign_id)
     if not ledger.redis.exists(ledger.definition):
         raise RendererError(f"no campaign {campaign_id!r}")
     gathered = report.gather(ledger)
@@ -86,19 +83,20 @@ def report_command(campaign_id: str, as_json: bool, html_path: Path | None) -> i
 
 
 def forget(phones: list[str]) -> int:
-    client = redis_store.connect(start=False)
-    settings = Settings.from_env()
+    settings = CampaignSettings.from_env()
+    client = redis_store.connect(settings, start=False)
+    secret = keyring.privacy_key(client, settings.privacy_key)
     for text in phones:
         phone, problem = parse_phone(text, "US")
         if problem:
             raise RendererError(problem)
-        images = webhooks.forget(client, phone)
+        images = webhooks.forget(client, secret, phone)
         purged = 0
         for url in images:
             response = httpx.delete(
                 f"{settings.render_url}/v1/images",
                 params={"url": url},
-                headers={"Authorization": f"Bearer {settings.api_keys[0]}"},
+                headers={"Authorization": f"Bearer {settings.api_key}"},
             )
             purged += response.status_code == 204
         print(
@@ -113,7 +111,7 @@ def sandbox(host: str, port: int, failure_rate: float, storm_rate: float) -> int
 
     from renderer.orchestrator.providers.sandbox import create_sandbox
 
-    settings = Settings.from_env()
+    settings = CampaignSettings.from_env()
     app = create_sandbox(
         settings.twilio_account_sid or "ACsandbox",
         settings.twilio_auth_token or "sandbox-token",
@@ -129,7 +127,19 @@ def sandbox(host: str, port: int, failure_rate: float, storm_rate: float) -> int
     return 0
 
 
-def _check_render_service(settings: Settings) -> None:
+def _templates_of(settings: CampaignSettings) -> campaigns.TemplateLookup:
+    """Templates as the render service describes them (the campaigns use it over HTTP)."""
+
+    def lookup(name: str) -> dict:
+        response = httpx.get(f"{settings.render_url}/v1/templates/{name}", timeout=10)
+        if response.status_code != 200:
+            raise RendererError(response.json().get("error", {}).get("message", response.text))
+        return response.json()
+
+    return lookup
+
+
+def _check_render_service(settings: CampaignSettings) -> None:
     try:
         httpx.get(f"{settings.render_url}/healthz", timeout=5).raise_for_status()
     except httpx.HTTPError:

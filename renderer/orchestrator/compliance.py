@@ -18,7 +18,6 @@ from renderer.orchestrator.campaign import Campaign, Window
 STOP = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START = {"START", "YES", "UNSTOP"}
 HELP = {"HELP", "INFO"}
-SUPPRESSED = "mms:suppressed"
 
 US_STATES = {
     "Alabama": "AL",

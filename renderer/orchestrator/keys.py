@@ -1,26 +1,49 @@
-"""The orchestrator's own secrets: the key of the phone-number hash, and the key that signs
-tracked links. They live in Redis (created once, shared by every process) rather than being
-derived from the URL signing keys, which rotate: a rotated hash key would silently let
-everyone on the suppression list be texted again. RENDERER_PRIVACY_KEY overrides the first.
+"""The campaigns' names in Redis: every key the orchestrator reads or writes is made here.
+
+A campaign's own keys share the hash tag ``{campaign-id}`` (``CampaignKeys``), so that the
+Lua scripts that touch several of them run on Redis Cluster too.
 """
 
-import os
-import secrets
-
-import redis
-
-KEYS = "mms:keys"
-
-
-def privacy_key(client: redis.Redis) -> bytes:
-    configured = os.environ.get("RENDERER_PRIVACY_KEY", "").strip()
-    return configured.encode() if configured else _stored(client, "privacy")
+PREFIX = "mms"
+ACTIVE_CAMPAIGNS = f"{PREFIX}:campaigns"  # campaigns with work left
+ALL_CAMPAIGNS = f"{PREFIX}:campaigns:all"
+SUPPRESSED = f"{PREFIX}:suppressed"  # keyed hashes of the numbers that said STOP
+SECRETS = f"{PREFIX}:keys"  # the phone-hash and link-signing keys (keyring.py)
 
 
-def link_key(client: redis.Redis) -> bytes:
-    return _stored(client, "link")
+def message_owner(sid: str) -> str:
+    """The provider's message id -> ``campaign|recipient``, for delivery receipts."""
+    return f"{PREFIX}:sid:{sid}"
 
 
-def _stored(client: redis.Redis, name: str) -> bytes:
-    client.hsetnx(KEYS, name, secrets.token_hex(32))
-    return client.hget(KEYS, name).encode()
+def frequency(recipient: str) -> str:
+    """A recipient's recent sends, across campaigns, for the frequency cap."""
+    return f"{PREFIX}:frequency:{recipient}"
+
+
+def sender_rate(sender: str) -> str:
+    """A sender number's recent sends, for its messages-per-second limit."""
+    return f"{PREFIX}:rate:{sender}"
+
+
+def image_link(code: str) -> str:
+    """A fallback SMS's short link to a recipient's image."""
+    return f"{PREFIX}:image-link:{code}"
+
+
+class CampaignKeys:
+    """One campaign's keys, all in the hash slot of ``{campaign-id}``."""
+
+    def __init__(self, campaign_id: str):
+        self.tag = f"{PREFIX}:{{{campaign_id}}}"
+        self.definition = f"{self.tag}:definition"
+        self.jobs = f"{self.tag}:jobs"
+        self.deferred = f"{self.tag}:deferred"
+        self.counts = f"{self.tag}:counts"
+        self.rate = f"{self.tag}:rate"
+        self.row_errors = f"{self.tag}:row-errors"
+        self.ambiguous = f"{self.tag}:ambiguous"
+        self.clicks = f"{self.tag}:clicks"
+
+    def recipient(self, key: str) -> str:
+        return f"{self.tag}:r:{key}"

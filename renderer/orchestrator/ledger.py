@@ -19,8 +19,9 @@ from datetime import datetime
 
 import redis
 
+from renderer.orchestrator import keys
+
 GROUP = "workers"
-FINAL = {"accepted", "sent", "delivered", "failed", "skipped", "ambiguous"}
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -56,21 +57,18 @@ class Ledger:
     def __init__(self, client: redis.Redis, campaign_id: str):
         self.redis = client
         self.id = campaign_id
-        tag = f"mms:{{{campaign_id}}}"
-        self.definition = f"{tag}:definition"
-        self.jobs = f"{tag}:jobs"
-        self.deferred = f"{tag}:deferred"
-        self.counts = f"{tag}:counts"
-        self.rate = f"{tag}:rate"
-        self.row_errors = f"{tag}:row-errors"
-        self.ambiguous = f"{tag}:ambiguous"
-        self.clicks = f"{tag}:clicks"
-        self.tag = tag
+        names = keys.CampaignKeys(campaign_id)
+        self.definition = names.definition
+        self.jobs = names.jobs
+        self.deferred = names.deferred
+        self.counts = names.counts
+        self.rate = names.rate
+        self.row_errors = names.row_errors
+        self.ambiguous = names.ambiguous
+        self.clicks = names.clicks
+        self.recipient_key = names.recipient
         self._create = client.register_script(_CREATE)
         self._move = client.register_script(_MOVE)
-
-    def recipient_key(self, key: str) -> str:
-        return f"{self.tag}:r:{key}"
 
     def start(self, definition: dict) -> None:
         self.redis.set(self.definition, json.dumps(definition))
@@ -79,8 +77,8 @@ class Ledger:
         except redis.ResponseError as exc:  # BUSYGROUP: a second send of the same campaign
             if "BUSYGROUP" not in str(exc):
                 raise
-        self.redis.sadd("mms:campaigns", self.id)
-        self.redis.sadd("mms:campaigns:all", self.id)
+        self.redis.sadd(keys.ACTIVE_CAMPAIGNS, self.id)
+        self.redis.sadd(keys.ALL_CAMPAIGNS, self.id)
 
     def create_many(self, recipients: list[tuple[str, str, str, dict[str, str]]]) -> list[bool]:
         """Record recipients (key, state, variant, fields) in one round trip, queueing the

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 
+from renderer.orchestrator import keys
+
 IMAGE_LINK_SECONDS = 30 * 24 * 3600
 
 
@@ -44,12 +46,12 @@ def with_utm(url: str, utm: dict[str, str]) -> str:
 
 def image_link(client: redis.Redis, public_url: str, image_url: str) -> str:
     code = "i" + secrets.token_urlsafe(9)
-    client.set(f"mms:image-link:{code}", image_url, ex=IMAGE_LINK_SECONDS)
+    client.set(keys.image_link(code), image_url, ex=IMAGE_LINK_SECONDS)
     return f"{public_url}/c/{code}"
 
 
 def image_target(client: redis.Redis, code: str) -> str | None:
-    return client.get(f"mms:image-link:{code}") if code.startswith("i") else None
+    return client.get(keys.image_link(code)) if code.startswith("i") else None
 
 
 def _sign(secret: bytes, body: str) -> str:

@@ -11,6 +11,8 @@ import uuid
 
 import redis
 
+from renderer.orchestrator import keys
+
 WINDOW = 1.1
 
 _TAKE = """
@@ -39,7 +41,9 @@ class RateLimiter:
         window = WINDOW if mps >= 1 else WINDOW / mps
         while True:
             wait = float(
-                self._take(keys=[f"mms:rate:{sender}"], args=[per_window, window, uuid.uuid4().hex])
+                self._take(
+                    keys=[keys.sender_rate(sender)], args=[per_window, window, uuid.uuid4().hex]
+                )
             )
             if wait <= 0:
                 return

@@ -6,7 +6,6 @@ so a laptop campaign survives a crash too. Its URL is written to ``redis.url`` t
 next command (a second worker, the service's webhooks) finds and reuses it.
 """
 
-import os
 import shutil
 import subprocess
 import time
@@ -14,19 +13,15 @@ from pathlib import Path
 
 import redis
 
-from renderer.errors import RendererError
+from renderer.core.errors import RendererError
+from renderer.settings import CampaignSettings
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("RENDERER_DATA_DIR", ".mms-renderer"))
-
-
-def url(start: bool = True) -> str | None:
+def url(settings: CampaignSettings, start: bool = True) -> str | None:
     """RENDERER_REDIS_URL, else the embedded Redis (started if ``start`` and not running)."""
-    configured = os.environ.get("RENDERER_REDIS_URL", "").strip()
-    if configured:
-        return configured
-    folder = data_dir()
+    if settings.redis_url:
+        return settings.redis_url
+    folder = settings.data_dir
     known = folder / "redis.url"
     if known.exists() and _answers(known.read_text().strip()):
         return known.read_text().strip()
@@ -35,10 +30,13 @@ def url(start: bool = True) -> str | None:
     return _start_embedded(folder)
 
 
-def connect(start: bool = True) -> redis.Redis:
-    where = url(start)
+def connect(settings: CampaignSettings, start: bool = True) -> redis.Redis:
+    where = url(settings, start)
     if where is None:
-        raise RendererError("no Redis: set RENDERER_REDIS_URL or start a campaign first")
+        raise RendererError(
+            f"no Redis: set RENDERER_REDIS_URL, or start a campaign first (no embedded Redis "
+            f"is running for the data folder {settings.data_dir.resolve()})"
+        )
     return redis.Redis.from_url(where, decode_responses=True, socket_timeout=10)
 
 

@@ -19,14 +19,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import redis
 
-from renderer.orchestrator import compliance, links
+from renderer.orchestrator import compliance, keys, links
 from renderer.orchestrator.campaign import Campaign, CampaignError, Sender, fill_body
 from renderer.orchestrator.ledger import GROUP, Ledger
-from renderer.orchestrator.providers.twilio import (
+from renderer.orchestrator.providers.base import (
     Ambiguous,
     PermanentFailure,
+    Provider,
     ProviderBusy,
-    TwilioProvider,
 )
 from renderer.orchestrator.ratelimit import RateLimiter
 
@@ -43,7 +43,7 @@ class Setup:
     """What every worker needs; ``clock`` is injectable so tests can move time."""
 
     redis: redis.Redis
-    provider: TwilioProvider
+    provider: Provider
     render_url: str  # the render service, for signed and pre-rendered image URLs
     api_key: str
     public_url: str  # where tracked links and status callbacks point
@@ -65,7 +65,7 @@ class Worker:
         """Work every active campaign (or ``only``) until stopped; ``until_idle`` returns when
         nothing is left but deferrals more than a minute away (quiet hours, caps)."""
         while True:
-            ids = [only] if only else sorted(self.setup.redis.smembers("mms:campaigns"))
+            ids = [only] if only else sorted(self.setup.redis.smembers(keys.ACTIVE_CAMPAIGNS))
             handled, open_work, soon = 0, 0, False
             horizon = (self.setup.clock() + timedelta(seconds=60)).timestamp()
             for cid in ids:
@@ -76,7 +76,7 @@ class Worker:
                 due = ledger.next_deferred()
                 soon = soon or (due is not None and due <= horizon)
                 if unsettled == 0 and ledger.redis.hget(ledger.counts, "enqueued"):
-                    self.setup.redis.srem("mms:campaigns", cid)
+                    self.setup.redis.srem(keys.ACTIVE_CAMPAIGNS, cid)
             if until_idle and handled == 0 and open_work <= 0 and not soon:
                 return
             if handled == 0:
@@ -139,7 +139,7 @@ class Worker:
 
     def _gate(self, ledger: Ledger, campaign: Campaign, key: str, record: dict) -> bool:
         """True when the recipient may be sent to now; else skipped or deferred."""
-        if ledger.redis.sismember(compliance.SUPPRESSED, key):
+        if ledger.redis.sismember(keys.SUPPRESSED, key):
             ledger.move(key, ["pending"], "skipped", reason="suppressed")
             ledger.count("skip:suppressed")
             return False
@@ -154,7 +154,7 @@ class Worker:
             return False
         cap = min(campaign.cap_messages, window.max_per_24h or campaign.cap_messages)
         hours = campaign.cap_hours if window.max_per_24h is None else max(campaign.cap_hours, 24)
-        history = f"mms:frequency:{key}"
+        history = keys.frequency(key)
         since = (now - timedelta(hours=hours)).timestamp()
         recent = ledger.redis.zrangebyscore(history, since, "+inf", withscores=True)
         if len(recent) >= cap:
@@ -254,9 +254,9 @@ class Worker:
     def _accepted(self, ledger: Ledger, key: str, sid: str) -> None:
         now = self.setup.clock()
         ledger.move(key, ["sending"], "accepted", sid=sid, accepted_at=now.isoformat())
-        ledger.redis.set(f"mms:sid:{sid}", f"{ledger.id}|{key}", ex=30 * 24 * 3600)
-        ledger.redis.zadd(f"mms:frequency:{key}", {sid: now.timestamp()})
-        ledger.redis.expire(f"mms:frequency:{key}", 8 * 24 * 3600)
+        ledger.redis.set(keys.message_owner(sid), f"{ledger.id}|{key}", ex=30 * 24 * 3600)
+        ledger.redis.zadd(keys.frequency(key), {sid: now.timestamp()})
+        ledger.redis.expire(keys.frequency(key), 8 * 24 * 3600)
         ledger.redis.hincrby(ledger.rate, now.strftime("%Y-%m-%dT%H:%M"), 1)
 
     def _images(self, ledger, campaign, recipients, now) -> dict[str, str | Exception]:

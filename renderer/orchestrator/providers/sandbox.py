@@ -5,6 +5,9 @@ form fields), fetches each MediaUrl like a carrier (Content-Type must be an imag
 600 KB fails with 30019), keeps an outbox a person can browse at ``/``, and posts status
 callbacks (queued -> sent -> delivered, or failed) signed with X-Twilio-Signature. It can
 fail a share of messages, and answer 429 to a share of requests (a "storm").
+
+``SandboxProvider`` is the client: Twilio's, pointed at the sandbox (RENDERER_PROVIDER=sandbox
+sets the sandbox's address and credentials as defaults).
 """
 
 import asyncio
@@ -23,7 +26,15 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from renderer.orchestrator.providers.twilio import TwilioProvider
+
 MAX_MEDIA_BYTES = 600_000
+
+
+class SandboxProvider(TwilioProvider):
+    """The sandbox speaks Twilio's API: the same client, under its own name."""
+
+    name = "sandbox"
 
 
 @dataclass
@@ -49,16 +60,42 @@ def create_sandbox(
     storm_rate: float = 0.0,
     seed: int | None = None,
 ) -> Starlette:
-    outbox: list[Message] = []
-    rng = random.Random(seed)
-    validator = RequestValidator(auth_token)
-    expected = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
-    tasks: set[asyncio.Task] = set()
+    """The sandbox as an ASGI app (``mms-renderer sandbox-provider`` serves it)."""
+    sandbox = Sandbox(account_sid, auth_token, failure_rate, storm_rate, seed)
+    base = f"/2010-04-01/Accounts/{account_sid}/Messages"
+    return Starlette(
+        routes=[
+            Route(f"{base}.json", sandbox.listing, methods=["GET", "POST"]),
+            Route(f"{base}/{{message}}", sandbox.show),
+            Route("/outbox.json", sandbox.outbox_json),
+            Route("/", sandbox.outbox_page),
+        ]
+    )
 
-    async def create(request: Request) -> Response:
-        if request.headers.get("authorization") != expected:
+
+class Sandbox:
+    """The outbox and the routes of Twilio's Messages API that the campaigns use."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        failure_rate: float,
+        storm_rate: float,
+        seed: int | None,
+    ):
+        self.account_sid = account_sid
+        self.failure_rate, self.storm_rate = failure_rate, storm_rate
+        self.outbox: list[Message] = []
+        self.rng = random.Random(seed)
+        self.validator = RequestValidator(auth_token)
+        self.expected = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        self.tasks: set[asyncio.Task] = set()
+
+    async def create(self, request: Request) -> Response:
+        if request.headers.get("authorization") != self.expected:
             return _error(401, "20003", "Authenticate")
-        if storm_rate and rng.random() < storm_rate:
+        if self.storm_rate and self.rng.random() < self.storm_rate:
             return _error(429, "20429", "Too Many Requests")
         form = await request.form()
         to, body = form.get("To", ""), form.get("Body", "")
@@ -74,13 +111,13 @@ def create_sandbox(
             status_callback=form.get("StatusCallback"),
             received_at=time.time(),
         )
-        outbox.append(message)
-        task = asyncio.create_task(deliver(message))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        return JSONResponse(_resource(message, account_sid), status_code=201)
+        self.outbox.append(message)
+        task = asyncio.create_task(self.deliver(message))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return JSONResponse(_resource(message, self.account_sid), status_code=201)
 
-    async def deliver(message: Message) -> None:
+    async def deliver(self, message: Message) -> None:
         async with httpx.AsyncClient(timeout=30) as client:
             if message.media_url:
                 try:
@@ -93,75 +130,71 @@ def create_sandbox(
                         message.error_code = "30019"  # content size exceeds carrier limit
                 except httpx.HTTPError:
                     message.error_code = "30008"
-            if message.error_code is None and failure_rate and rng.random() < failure_rate:
+            if (
+                message.error_code is None
+                and self.failure_rate
+                and self.rng.random() < self.failure_rate
+            ):
                 message.error_code = "30003"  # unreachable destination handset
             steps = ["sent", "failed" if message.error_code else "delivered"]
             for status in steps:
                 message.status = status
                 message.events.append(status)
-                await callback(client, message)
+                await self.callback(client, message)
 
-    async def callback(client: httpx.AsyncClient, message: Message) -> None:
+    async def callback(self, client: httpx.AsyncClient, message: Message) -> None:
         if not message.status_callback:
             return
         params = {
             "MessageSid": message.sid,
             "MessageStatus": message.status,
-            "AccountSid": account_sid,
+            "AccountSid": self.account_sid,
             "To": message.to,
             "From": message.sender,
         }
         if message.error_code:
             params["ErrorCode"] = message.error_code
-        signature = validator.compute_signature(message.status_callback, params)
+        signature = self.validator.compute_signature(message.status_callback, params)
         with contextlib.suppress(httpx.HTTPError):  # Twilio does not retry callbacks either
             await client.post(
                 message.status_callback, data=params, headers={"X-Twilio-Signature": signature}
             )
 
-    async def show(request: Request) -> Response:
-        if request.headers.get("authorization") != expected:
+    async def show(self, request: Request) -> Response:
+        if request.headers.get("authorization") != self.expected:
             return _error(401, "20003", "Authenticate")
         sid = request.path_params["message"].removesuffix(".json")
-        found = next((m for m in outbox if m.sid == sid), None)
+        found = next((m for m in self.outbox if m.sid == sid), None)
         if found is None:
             return _error(404, "20404", "not found")
-        return JSONResponse(_resource(found, account_sid))
+        return JSONResponse(_resource(found, self.account_sid))
 
-    async def listing(request: Request) -> Response:
+    async def listing(self, request: Request) -> Response:
         if request.method == "POST":
-            return await create(request)
-        if request.headers.get("authorization") != expected:
+            return await self.create(request)
+        if request.headers.get("authorization") != self.expected:
             return _error(401, "20003", "Authenticate")
         to, sender = request.query_params.get("To"), request.query_params.get("From")
-        found = [m for m in outbox if (not to or m.to == to) and (not sender or m.sender == sender)]
-        return JSONResponse({"messages": [_resource(m, account_sid) for m in found]})
+        found = [
+            m for m in self.outbox if (not to or m.to == to) and (not sender or m.sender == sender)
+        ]
+        return JSONResponse({"messages": [_resource(m, self.account_sid) for m in found]})
 
-    async def outbox_json(request: Request) -> Response:
-        return JSONResponse({"messages": [asdict(m) for m in outbox]})
+    async def outbox_json(self, request: Request) -> Response:
+        return JSONResponse({"messages": [asdict(m) for m in self.outbox]})
 
-    async def outbox_page(request: Request) -> Response:
+    async def outbox_page(self, request: Request) -> Response:
         rows = "".join(
             f"<tr><td>{html.escape(m.to)}</td><td>{html.escape(m.sender)}</td>"
             f"<td>{html.escape(m.body)}</td><td>{html.escape(m.media_type or '')} "
             f"{m.media_bytes or ''}</td><td>{m.status} {m.error_code or ''}</td></tr>"
-            for m in reversed(outbox[-500:])
+            for m in reversed(self.outbox[-500:])
         )
         return HTMLResponse(
             "<!doctype html><title>Sandbox outbox</title><h1>Sandbox outbox</h1>"
-            f"<p>{len(outbox)} messages</p><table border=1 cellpadding=4><tr><th>To</th>"
+            f"<p>{len(self.outbox)} messages</p><table border=1 cellpadding=4><tr><th>To</th>"
             f"<th>From</th><th>Body</th><th>Media</th><th>Status</th></tr>{rows}</table>"
         )
-
-    base = f"/2010-04-01/Accounts/{account_sid}/Messages"
-    return Starlette(
-        routes=[
-            Route(f"{base}.json", listing, methods=["GET", "POST"]),
-            Route(f"{base}/{{message}}", show),
-            Route("/outbox.json", outbox_json),
-            Route("/", outbox_page),
-        ]
-    )
 
 
 def _resource(message: Message, account_sid: str) -> dict:

@@ -1,42 +1,48 @@
-"""Twilio's Messages API, as a client: send, and look a message up after a crash.
+"""Twilio's Messages API (and any provider that speaks it), as a ``Provider``.
 
 429 and 5xx are retried with exponential backoff and full jitter (and, past the last retry,
 the send waits and is tried again later: nothing was sent); another 4xx is a permanent
 failure with the provider's error code. A transport error after the request may have reached
 the provider is not retried: it is ambiguous, and the worker looks the message up instead.
+Webhooks are verified with Twilio's published algorithm (its RequestValidator).
 """
 
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape as xml_escape
 
 import httpx
+from twilio.request_validator import RequestValidator
+
+from renderer.orchestrator.providers.base import (
+    Accepted,
+    Ambiguous,
+    ErrorClass,
+    Inbound,
+    PermanentFailure,
+    ProviderBusy,
+    StatusUpdate,
+    WebhookRejected,
+)
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
-
-
-class PermanentFailure(Exception):
-    def __init__(self, code: str, message: str):
-        self.code, self.message = code, message
-        super().__init__(f"{code}: {message}")
-
-
-class Ambiguous(Exception):
-    """The request may or may not have been accepted."""
-
-
-class ProviderBusy(Exception):
-    """Still 429 or 5xx after every retry: nothing was sent; try again later."""
-
-
-@dataclass(frozen=True)
-class Accepted:
-    sid: str
-    status: str
+# Twilio's MessageStatus values -> our lifecycle (None: a step we do not track)
+STATES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "failed",
+    "failed": "failed",
+}
+ACCOUNT_ERRORS = {"20003", "20005", "20008", "21606", "21608", "21212", "21659", "30002"}
 
 
 class TwilioProvider:
+    name = "twilio"
+
     def __init__(
         self,
         account_sid: str,
@@ -48,6 +54,7 @@ class TwilioProvider:
         self.account_sid = account_sid
         self.messages = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages"
         self.client = httpx.Client(auth=(account_sid, auth_token), timeout=30)
+        self.validator = RequestValidator(auth_token)
         self.attempts, self.backoff = attempts, backoff
 
     def send(
@@ -94,8 +101,40 @@ class TwilioProvider:
                 return message["sid"]
         return None
 
+    def status_update(self, url: str, headers: Mapping[str, str], body: bytes) -> StatusUpdate:
+        form = self._verified(url, headers, body)
+        return StatusUpdate(
+            sid=form.get("MessageSid", ""),
+            state=STATES.get(form.get("MessageStatus", "")),
+            error_code=form.get("ErrorCode") or None,
+        )
+
+    def inbound(self, url: str, headers: Mapping[str, str], body: bytes) -> Inbound:
+        form = self._verified(url, headers, body)
+        return Inbound(form.get("From", ""), form.get("Body", ""), form.get("MessageSid", ""))
+
+    def reply(self, text: str | None) -> tuple[bytes, str]:
+        """TwiML: ``<Message>`` with the text, or an empty ``<Response>``."""
+        message = f"<Message>{xml_escape(text)}</Message>" if text else ""
+        document = f'<?xml version="1.0" encoding="UTF-8"?><Response>{message}</Response>'
+        return document.encode(), "application/xml"
+
+    def classify(self, code: str) -> ErrorClass:
+        if code in ACCOUNT_ERRORS or code in ("401", "403"):
+            return "account"
+        if code == "429" or (code.startswith("5") and len(code) == 3):
+            return "transient"
+        return "recipient"
+
     def close(self) -> None:
         self.client.close()
+
+    def _verified(self, url: str, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        signature = headers.get("x-twilio-signature", "")
+        if not self.validator.validate(url, form, signature):
+            raise WebhookRejected("missing or wrong X-Twilio-Signature")
+        return form
 
 
 def _json(response: httpx.Response) -> dict:

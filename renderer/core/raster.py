@@ -14,9 +14,8 @@ import cairosvg.parser
 import cairosvg.surface
 from PIL import Image
 
-from renderer import fonts  # noqa: F401  (configures fontconfig before cairo draws text)
-from renderer.errors import TemplateError
-from renderer.guard import DATA_TYPES
+from renderer.core.errors import TemplateError
+from renderer.core.guard import DATA_TYPES
 
 DPI = 96
 

@@ -1,22 +1,27 @@
 """The bundled fonts, and text measured exactly as CairoSVG will draw it.
 
-Importing this module points fontconfig at ``fonts/fonts.conf`` (only the bundled fonts), so
-it must be imported before cairo first draws text; ``raster`` and ``fit`` import it first.
+``configure`` points fontconfig at ``fonts/fonts.conf`` (only the bundled fonts, the same on
+every machine). It must run before cairo first looks a font up, so the catalog calls it before
+it loads a template: every drawing goes through a loaded template.
 """
 
 import os
 import threading
-
-from renderer.config import FONTS_DIR
-
-os.environ["FONTCONFIG_FILE"] = str(FONTS_DIR / "fonts.conf")
+from pathlib import Path
 
 import cairocffi as cairo
+
+FONTS_DIR = Path(__file__).resolve().parent.parent.parent / "fonts"
 
 ELLIPSIS = "…"
 # The family names a template may ask for (fonts/README.md); any other silently falls back.
 FAMILIES = {"Inter", "Inter Black", "Noto Sans", "sans-serif", "system-ui"}
 _local = threading.local()
+
+
+def configure() -> None:
+    """Make fontconfig see the bundled fonts only. Idempotent; call before drawing text."""
+    os.environ["FONTCONFIG_FILE"] = str(FONTS_DIR / "fonts.conf")
 
 
 def _context() -> cairo.Context:

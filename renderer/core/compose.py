@@ -33,10 +33,10 @@ import cairosvg.surface
 from cachetools import LRUCache
 from PIL import Image
 
-from renderer import fit, fonts  # noqa: F401  (fonts first: fontconfig before cairo text)
-from renderer.errors import TemplateError
-from renderer.guard import SVG, references
-from renderer.raster import DPI, Fetcher
+from renderer.core import fit
+from renderer.core.errors import TemplateError
+from renderer.core.guard import SVG, references
+from renderer.core.raster import DPI, Fetcher
 
 MARK = "data-layer"
 REPEATS = 64  # dynamic runs kept drawn, per template version

@@ -14,8 +14,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from renderer import fonts
-from renderer.errors import TemplateError
+from renderer.core import fonts
+from renderer.core.errors import TemplateError
 
 FIT_WIDTH = "data-fit-width"
 MIN_SIZE = "data-min-size"

@@ -1,4 +1,5 @@
-"""The Jinja2 filters and tests a marketer writes in a template.
+"""The Jinja2 environment templates are filled in, and the filters and tests a marketer
+writes in a template.
 
 ``{{ price | money }}``, ``{{ ends_at | date("%b %-d") }}``, ``{{ ends_at | countdown }}``,
 ``{% if ends_at is past %}``. Countdowns read ``now`` from the render context: the pinned
@@ -13,8 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import segno
-from jinja2 import pass_context
+from jinja2 import StrictUndefined, pass_context
 from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -115,3 +117,12 @@ def _runs(line) -> list[tuple[int, int]]:
 
 FILTERS = {"money": money, "date": date, "countdown": countdown, "qr": qr}
 TESTS = {"past": past}
+
+# XML autoescape is forced on: Jinja2's default list does not include .svg, and a merge value
+# must never be able to add an element or an attribute. The sandbox keeps templates from
+# reaching Python internals; StrictUndefined turns a misspelt field into an error, not "".
+environment = SandboxedEnvironment(
+    autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+)
+environment.filters.update(FILTERS)
+environment.tests.update(TESTS)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from renderer import metrics
+from renderer.service import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

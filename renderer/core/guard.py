@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import fromstring
 
-from renderer import config
-from renderer.errors import TemplateError
+from renderer.core import limits
+from renderer.core.errors import TemplateError
 
 SVG = "http://www.w3.org/2000/svg"
 XLINK = "http://www.w3.org/1999/xlink"
@@ -43,8 +43,8 @@ def parse(svg: str, has_file: Callable[[str], bool]) -> ET.Element:
 
     ``has_file`` answers whether a relative path names a file of the template's folder.
     """
-    if len(svg.encode()) > config.MAX_SVG_BYTES:
-        raise TemplateError(f"SVG is over {config.MAX_SVG_BYTES:,} bytes")
+    if len(svg.encode()) > limits.MAX_SVG_BYTES:
+        raise TemplateError(f"SVG is over {limits.MAX_SVG_BYTES:,} bytes")
     try:
         root = fromstring(svg, forbid_dtd=True)
     except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden):
@@ -56,8 +56,8 @@ def parse(svg: str, has_file: Callable[[str], bool]) -> ET.Element:
     _check_size(root)
     _check_depth(root)
     elements = list(root.iter())
-    if len(elements) > config.MAX_ELEMENTS:
-        raise TemplateError(f"{len(elements):,} elements; at most {config.MAX_ELEMENTS:,}")
+    if len(elements) > limits.MAX_ELEMENTS:
+        raise TemplateError(f"{len(elements):,} elements; at most {limits.MAX_ELEMENTS:,}")
     for element in elements:
         for reference in references(element):
             check_reference(reference, has_file)
@@ -110,9 +110,9 @@ def _check_size(root: ET.Element) -> None:
             pixels = None
         if pixels is None:
             raise TemplateError(f"<svg {name}={value!r}> is not a length")
-        if not 0 < pixels <= config.MAX_SVG_SIDE:
+        if not 0 < pixels <= limits.MAX_SVG_SIDE:
             raise TemplateError(
-                f"<svg {name}={value!r}> is {pixels:,.0f} px; at most {config.MAX_SVG_SIDE} px"
+                f"<svg {name}={value!r}> is {pixels:,.0f} px; at most {limits.MAX_SVG_SIDE} px"
             )
 
 
@@ -120,8 +120,8 @@ def _check_depth(root: ET.Element) -> None:
     stack = [(root, 1)]
     while stack:
         element, depth = stack.pop()
-        if depth > config.MAX_NESTING:
-            raise TemplateError(f"elements nest over {config.MAX_NESTING} deep")
+        if depth > limits.MAX_NESTING:
+            raise TemplateError(f"elements nest over {limits.MAX_NESTING} deep")
         stack.extend((child, depth + 1) for child in element)
 
 
@@ -146,11 +146,11 @@ def _check_uses(root: ET.Element, elements: list[ET.Element]) -> None:
         for child in element:
             child_depth, child_count = measure(child)
             depth, count = max(depth, child_depth), count + child_count
-        if depth > config.MAX_USE_DEPTH:
-            raise TemplateError(f"<use> nests {depth} deep; at most {config.MAX_USE_DEPTH}")
-        if count > config.MAX_ELEMENTS:
+        if depth > limits.MAX_USE_DEPTH:
+            raise TemplateError(f"<use> nests {depth} deep; at most {limits.MAX_USE_DEPTH}")
+        if count > limits.MAX_ELEMENTS:
             raise TemplateError(
-                f"<use> expands to over {config.MAX_ELEMENTS:,} elements; simplify the SVG"
+                f"<use> expands to over {limits.MAX_ELEMENTS:,} elements; simplify the SVG"
             )
         visiting.discard(key)
         expanded[key] = (depth, count)

@@ -12,14 +12,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from renderer.errors import FieldErrors, FieldProblem
+from renderer.core import live
+from renderer.core.errors import FieldErrors, FieldProblem
+from renderer.core.limits import DEFAULT_MAX_LENGTH, MAX_NUMBER_TEXT
 
 TYPES = ("text", "int", "money", "datetime", "enum", "sku", "qr", "timezone")
+TEXT_TYPES = ("text", "enum", "sku", "qr", "timezone")  # limited by max_length, not by digits
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")  # Cc, Cs, Co
-SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-DEFAULT_MAX_LENGTH = 64
-MAX_NUMBER_TEXT = 32  # an int or money given as a 10,000-digit string is refused before parsing
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Field:
     sample: str | None = None
     extreme: str | None = None
     description: str = ""
-    live: str | None = None  # "stock": read from the live stock store by the template's sku
+    live: str | None = None  # a kind of live.KINDS: read from the live store at render time
     timezone: str | None = None  # datetime: the IANA zone of a time given without an offset
     timezone_field: str | None = None  # datetime: ... or the field that names that zone
 
@@ -49,11 +49,7 @@ class Field:
         if CONTROL.search(raw):
             raise ValueError("contains control characters")
         text = raw.strip()
-        limit = (
-            self.max_length
-            if self.type in ("text", "enum", "sku", "qr", "timezone")
-            else MAX_NUMBER_TEXT
-        )
+        limit = self.max_length if self.type in TEXT_TYPES else MAX_NUMBER_TEXT
         if len(text) > limit:
             raise ValueError(f"is {len(text)} characters long; at most {limit} allowed")
         return getattr(self, f"_parse_{self.type}")(text)
@@ -76,7 +72,7 @@ class Field:
         return text
 
     def _parse_sku(self, text: str) -> str:
-        if not SKU.match(text):
+        if not live.SKU.fullmatch(text):
             raise ValueError(f"{text!r} is not a SKU (letters, digits, '.', '_', '-')")
         return text
 
@@ -137,8 +133,15 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
     choices = tuple(str(c) for c in spec.get("choices", ()))
     if kind == "enum" and not choices:
         raise ValueError(f"field {name!r}: an enum needs choices")
-    if spec.get("live") not in (None, "stock") or (spec.get("live") and kind != "int"):
-        raise ValueError(f'field {name!r}: live must be "stock", on an int field')
+    kind_of_live = spec.get("live")
+    if kind_of_live is not None:
+        if kind_of_live not in live.KINDS:
+            raise ValueError(
+                f"field {name!r}: live must be one of {', '.join(live.KINDS)}; got {kind_of_live!r}"
+            )
+        if kind != live.KINDS[kind_of_live].field_type:
+            expected = live.KINDS[kind_of_live].field_type
+            raise ValueError(f"field {name!r}: a live {kind_of_live} field has type {expected!r}")
     field = Field(
         name=name,
         type=kind,

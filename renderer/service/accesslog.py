@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from renderer import metrics
+from renderer.service import metrics
 
 SIGNATURE = re.compile(r"(^|&)(sig=)[^&]*")
 BATCH_LINES = 100

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlencode
 
-from renderer.errors import RendererError
+from renderer.core.errors import RendererError
 
 RESERVED = ("at", "exp", "kid", "sig")
 
@@ -30,10 +30,12 @@ class SignatureError(RendererError):
     """Missing, unknown-key or wrong signature: 403, whatever the reason, to teach nothing."""
 
     code = "bad_signature"
+    status = 403
 
 
 class ExpiredURL(RendererError):
     code = "expired"
+    status = 410
 
 
 def canonical(path: str, params: Iterable[tuple[str, str]]) -> str:

@@ -13,17 +13,39 @@ from pathlib import Path
 
 from jinja2 import meta
 
-from renderer import fields, fit, fonts, raster
-from renderer.catalog import Template, environment, load_template
-from renderer.errors import RendererError, TemplateError
-from renderer.guard import SVG
-from renderer.render import plan, render
+from renderer.core import fields, fit, fonts, raster
+from renderer.core.catalog import Template, load_template
+from renderer.core.errors import RendererError, TemplateError
+from renderer.core.filters import environment
+from renderer.core.guard import SVG
+from renderer.core.limits import LOW_QUALITY_WARNING, MAX_TEXT_SHARE
+from renderer.core.render import plan, render
 
 ASPECTS = {(1, 1): "1:1", (4, 5): "4:5", (16, 9): "16:9"}
-MAX_TEXT_SHARE = 0.20
-MIN_QUALITY = 60
 LINT_AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
+
+# Every rule, with what it checks (the README lists the same, and a test keeps them equal).
+RULES = {
+    "load": "the template does not load (the message says why)",
+    "undeclared-field": "a {{ placeholder }} is used but not declared in the manifest",
+    "unused-field": "a field is declared but never used",
+    "external-reference": "a reference to the network or a non-image data: URI",
+    "outside-folder": "a reference outside the template's folder, or to no such file",
+    "entity": "a DOCTYPE or an XML entity",
+    "too-large": "a side over the pixel limits",
+    "script": "a <script> element",
+    "event-attribute": "an on* event attribute",
+    "aspect-ratio": "an aspect ratio other than 1:1, 4:5 or 16:9",
+    "render": "the sample or extreme values do not render",
+    "missing-font": "a font family that is not bundled",
+    "missing-glyph": "text the fonts have no glyph for",
+    "overflow": "text without a box that runs off the image",
+    "text-cut": "fitted text cut with an ellipsis at its extreme values",
+    "text-area": f"text covering more than {MAX_TEXT_SHARE:.0%} of the image",
+    "budget": "the byte budget is only met by scaling the image down",
+    "low-quality": f"the byte budget is only met below JPEG quality {LOW_QUALITY_WARNING}",
+}
 
 # What a template that does not load gets as its rule, by the loader's message.
 LOAD_RULES = (
@@ -43,6 +65,10 @@ class Finding:
     element: str | None = None
     line: int | None = None
     box: tuple[int, int, int, int] | None = None  # x, y, width, height on the image
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"lint rule {self.rule!r} is not in RULES")
 
     def __str__(self) -> str:
         where = (
@@ -264,7 +290,7 @@ def _quality(template: Template) -> list[Finding]:
                 f"by scaling the image down to {encoded.width}x{encoded.height}",
             )
         ]
-    if encoded.quality is not None and encoded.quality < MIN_QUALITY:
+    if encoded.quality is not None and encoded.quality < LOW_QUALITY_WARNING:
         return [
             Finding(
                 "warning",

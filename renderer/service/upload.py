@@ -16,12 +16,12 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from renderer import config, lint
-from renderer.catalog import MANIFEST_FILE, NAME
-from renderer.errors import RendererError
-
-MAX_UNPACKED_BYTES = 30_000_000
-MAX_UPLOAD_BYTES = 20_000_000
+from renderer.core import lint
+from renderer.core.catalog import NAME
+from renderer.core.errors import RendererError
+from renderer.core.limits import MAX_TEMPLATE_FILES
+from renderer.core.manifest import MANIFEST_FILE
+from renderer.service.limits import MAX_UNPACKED_BYTES
 
 
 class UnsafeUpload(RendererError):
@@ -35,8 +35,8 @@ def files_from_zip(data: bytes) -> dict[str, bytes]:
     except zipfile.BadZipFile:
         raise UnsafeUpload("not a zip file") from None
     entries = [e for e in archive.infolist() if not e.is_dir()]
-    if len(entries) > config.MAX_TEMPLATE_FILES:
-        raise UnsafeUpload(f"{len(entries):,} files; at most {config.MAX_TEMPLATE_FILES}")
+    if len(entries) > MAX_TEMPLATE_FILES:
+        raise UnsafeUpload(f"{len(entries):,} files; at most {MAX_TEMPLATE_FILES}")
     if sum(e.file_size for e in entries) > MAX_UNPACKED_BYTES:
         raise UnsafeUpload(f"unpacks to over {MAX_UNPACKED_BYTES:,} bytes")
     files: dict[str, bytes] = {}

@@ -1,8 +1,6 @@
 """Prometheus metrics. With several uvicorn workers, ``serve`` sets PROMETHEUS_MULTIPROC_DIR
 before any worker imports this module, so that ``/metrics`` on any worker counts them all."""
 
-import os
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -46,9 +44,10 @@ REDIS_UP = Gauge(
 )
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics page, summed over every worker process when there are several."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def exposition(multiprocess_dir: str | None) -> tuple[bytes, str]:
+    """The metrics page, summed over every worker process when there are several (then
+    ``multiprocess_dir`` is PROMETHEUS_MULTIPROC_DIR, which prometheus-client reads itself)."""
+    if multiprocess_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

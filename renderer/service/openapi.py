@@ -6,6 +6,9 @@ that every route of the app is in it and nothing else is.
 
 from typing import Any
 
+from renderer.core import live
+from renderer.core.limits import MAX_LIVE_VALUE
+
 ERROR = {"$ref": "#/components/responses/Error"}
 IMAGE = {
     "description": "The image, at or under its byte budget",
@@ -231,24 +234,31 @@ SPEC: dict[str, Any] = {
                 "responses": {"200": IMAGE, "400": ERROR, "401": ERROR, "404": ERROR},
             }
         },
-        "/v1/live/stock/{sku}": {
+        "/v1/live/{kind}/{key}": {
             "parameters": [
-                {"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": "kind",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": list(live.KINDS)},
+                    "description": "the kind of live value (stock: keyed by SKU)",
+                },
+                {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}},
             ],
             "get": {
-                "summary": "The live stock count of a SKU",
+                "summary": "A live value: the stock count of a SKU",
                 "security": AUTH,
                 "responses": {"200": _json("The count"), "401": ERROR, "404": ERROR},
             },
             "put": {
-                "summary": "Set the live stock count of a SKU",
+                "summary": "Set a live value: the stock count of a SKU",
                 "security": AUTH,
                 "requestBody": _body(
                     {
                         "type": "object",
                         "required": ["count"],
                         "properties": {
-                            "count": {"type": "integer", "minimum": 0, "maximum": 1000000000}
+                            "count": {"type": "integer", "minimum": 0, "maximum": MAX_LIVE_VALUE}
                         },
                     }
                 ),

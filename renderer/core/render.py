@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from renderer import compose, fields, fit, raster
-from renderer.catalog import Template
-from renderer.encode import Encoded, check_budget, encode, encode_animation, normalize_format
+from renderer.core import compose, fields, fit, raster
+from renderer.core.catalog import Template
+from renderer.core.encode import Encoded, check_budget, encode, encode_animation, normalize_format
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,23 @@ def clock_now(at: datetime | None = None) -> datetime:
     if at is not None:
         return at if at.tzinfo else at.replace(tzinfo=UTC)
     return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def parse_at(value: str | int) -> datetime:
+    """A pinned "now" given as unix seconds (short, what URLs carry) or ISO 8601; a time
+    without an offset is UTC. ValueError saying how to write it."""
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        text = str(value).strip()
+        if text.lstrip("-").isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        moment = datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(
+            f"at must be unix seconds or ISO 8601 like 2026-11-27T10:00:00Z; got {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def plan(

@@ -4,6 +4,10 @@ L1 is a cachetools LRU bounded by the bytes it holds, not by a count of images. 
 Redis is configured) is shared by every process and machine, with a TTL. Concurrent requests
 for a key that is in neither share one render: within a process they wait on the same future;
 across processes a short Redis lock lets one render while the others watch L2 for the result.
+
+The cache also remembers which image URLs it has already verified and planned (``recall``),
+so that a repeat fetch of an immutable URL skips HMAC, parsing and planning, which would give
+the same answer. Everything that names an image in Redis goes through this class.
 """
 
 import asyncio
@@ -17,8 +21,9 @@ from dataclasses import asdict, dataclass
 from cachetools import LRUCache
 from redis.exceptions import LockError
 
-from renderer import metrics
-from renderer.backend import RedisBackend
+from renderer.service import keys, metrics
+from renderer.service.backend import RedisBackend
+from renderer.service.limits import KNOWN_URL_BYTES
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02
@@ -60,6 +65,11 @@ class ImageCache:
         self.ttl = ttl
         self.lock_seconds = lock_seconds
         self._flights: dict[str, asyncio.Future[Entry]] = {}
+        # URL -> (cache key, Cache-Control, the URL's length) of immutable images already
+        # verified and planned; bounded by the bytes the URLs take
+        self._urls: LRUCache[bytes, tuple[str, str, int]] = LRUCache(
+            maxsize=KNOWN_URL_BYTES, getsizeof=lambda value: value[2] + 200
+        )
 
     async def fetch(self, key: str, render: Callable[[], Awaitable[Entry]]) -> tuple[Entry, str]:
         """The entry for ``key`` and where it came from: l1, l2, shared (a render already in
@@ -83,9 +93,32 @@ class ImageCache:
         finally:
             del self._flights[key]
 
-    async def peek(self, key: str) -> Entry | None:
-        """The entry if any tier has it, without rendering."""
-        return self.l1.get(key) or await self._l2_get(key)
+    def recall(self, url: bytes) -> tuple[str, str, Entry] | None:
+        """(key, Cache-Control, entry) of a remembered immutable URL whose image is in L1."""
+        known = self._urls.get(url)
+        if known is None:
+            return None
+        entry = self.l1.get(known[0])
+        if entry is None:
+            return None
+        metrics.CACHE.labels("l1", "hit").inc()
+        return known[0], known[1], entry
+
+    def remember(self, url: bytes, key: str, cache_control: str) -> None:
+        """Remember a verified URL of an image that cannot change (no live value, no
+        expiry), so a repeat fetch is answered by ``recall``."""
+        with contextlib.suppress(ValueError):
+            self._urls[url] = (key, cache_control, len(url))
+
+    def forget_urls(self) -> None:
+        """After a template changes: a remembered URL may now name another image."""
+        self._urls.clear()
+
+    async def purge(self, key: str) -> None:
+        """Drop an image from L1 and L2 (a person asked to be forgotten)."""
+        self.l1.pop(key, None)
+        if self.backend is not None:
+            await self.backend.call(lambda r: r.delete(keys.image(key)), fallback=None)
 
     async def _from_l2_or_render(
         self, key: str, render: Callable[[], Awaitable[Entry]]
@@ -96,7 +129,7 @@ class ImageCache:
         if entry is not None:
             return self._keep(key, entry), "l2"
         lock = self.backend.client.lock(
-            f"mms:lock:{key}", timeout=self.lock_seconds, blocking=False, thread_local=False
+            keys.render_lock(key), timeout=self.lock_seconds, blocking=False, thread_local=False
         )
         deadline = time.monotonic() + self.lock_seconds
         while not await self.backend.call(lambda _: lock.acquire(), fallback=True):
@@ -120,14 +153,14 @@ class ImageCache:
         if self.backend is not None:
             packed = entry.pack()
             await self.backend.call(
-                lambda r: r.set(f"mms:img:{key}", packed, ex=self.ttl), fallback=None
+                lambda r: r.set(keys.image(key), packed, ex=self.ttl), fallback=None
             )
         return entry
 
     async def _l2_get(self, key: str, count: bool = True) -> Entry | None:
         if self.backend is None:
             return None
-        packed = await self.backend.call(lambda r: r.get(f"mms:img:{key}"), fallback=None)
+        packed = await self.backend.call(lambda r: r.get(keys.image(key)), fallback=None)
         if count:
             metrics.CACHE.labels("l2", "hit" if packed else "miss").inc()
         return Entry.unpack(packed) if packed else None

@@ -13,18 +13,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from renderer.errors import RendererError
+from renderer.core.errors import RendererError
 
 T = TypeVar("T")
 
 
 class Overloaded(RendererError):
     code = "overloaded"
+    status = 503
     retry_after = 1
 
 
 class RenderTimeout(RendererError):
     code = "render_timeout"
+    status = 503
     retry_after = 2
 
 

@@ -16,16 +16,19 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops
 
-from renderer.config import HARD_CAP_BYTES
-from renderer.errors import BudgetError
+from renderer.core.errors import BudgetError
+from renderer.core.limits import (
+    HARD_CAP_BYTES,
+    MAX_QUALITY,
+    MIN_BUDGET_BYTES,
+    MIN_QUALITY,
+    MIN_SIDE_PX,
+)
 
 FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF"}
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
-MIN_QUALITY, MAX_QUALITY = 40, 95  # over 95 JPEG grows with nothing to see
 PALETTE_STEPS = (256, 128, 64, 32)
 SCALE_STEP = 0.85
-MIN_SIDE_PX = 160
-MIN_BUDGET_BYTES = 1_000
 
 
 @dataclass(frozen=True)

@@ -11,59 +11,36 @@ import io
 import logging
 import re
 import shutil
-import tomllib
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2 import TemplateError as JinjaError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateSyntaxError, nodes
 from PIL import Image
 
-from renderer import compose, config, fields, filters, fit, guard
-from renderer.encode import QualityPredictor, check_budget, normalize_format
-from renderer.errors import RendererError, TemplateError, UnknownTemplate
-from renderer.raster import Fetcher
+from renderer.core import compose, fields, fit, fonts, guard, limits, live
+from renderer.core.encode import QualityPredictor
+from renderer.core.errors import (
+    FieldErrors,
+    FieldProblem,
+    RendererError,
+    TemplateError,
+    UnknownTemplate,
+    line_of,
+)
+from renderer.core.filters import environment
+from renderer.core.manifest import MANIFEST_FILE, Animation, parse_manifest
+from renderer.core.raster import Fetcher
 
 log = logging.getLogger(__name__)
 
-SVG_FILE, MANIFEST_FILE = "template.svg", "manifest.toml"
+SVG_FILE = "template.svg"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-MANIFEST_KEYS = {
-    "name",
-    "description",
-    "width",
-    "height",
-    "format",
-    "budget",
-    "fields",
-    "animation",
-}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
-
-# XML autoescape is forced on: Jinja2's default list does not include .svg, and a merge value
-# must never be able to add an element or an attribute. The sandbox keeps templates from
-# reaching Python internals; StrictUndefined turns a misspelt field into an error, not "".
-environment = SandboxedEnvironment(
-    autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-)
-environment.filters.update(filters.FILTERS)
-environment.tests.update(filters.TESTS)
-
-
-@dataclass(frozen=True)
-class Animation:
-    """An animated GIF: a countdown that ticks a second a frame, or a loop of frames."""
-
-    kind: str  # "countdown" or "loop"
-    frames: int
-    durations: tuple[int, ...]  # milliseconds per frame (a countdown: 1000 each)
-    ends_at: str | None = None  # countdown: the datetime field it counts to
-    element: str | None = None  # countdown: the id of the element showing the time
 
 
 @dataclass
@@ -90,6 +67,19 @@ class Template:
     def live_fields(self) -> list[str]:
         return [name for name, f in self.fields.items() if f.live]
 
+    def refuse_live(self, names: Iterable[str], where: str) -> None:
+        """FieldErrors when a caller sets a live field, which only its feed may set."""
+        problems = [
+            FieldProblem(
+                name,
+                f"is live: it comes from {live.KINDS[self.fields[name].live].source}, not {where}",
+            )
+            for name in names
+            if name in self.fields and self.fields[name].live
+        ]
+        if problems:
+            raise FieldErrors(problems)
+
     def fill(self, values: Mapping[str, Any], now: datetime, frame: int = 0) -> str:
         """The SVG text with the values put in (escaped); TemplateError with the line if not.
         ``frame`` is the frame of an animation (0 for a still)."""
@@ -103,7 +93,7 @@ class Template:
         try:
             return guard.parse(svg, self.has_file)
         except TemplateError as exc:
-            line = exc.line or _line_of(self.source, _quoted(exc.message))
+            line = exc.line or line_of(self.source, _quoted(exc.message))
             raise TemplateError(exc.message, self.name, SVG_FILE, line) from None
 
     def has_file(self, path: str) -> bool:
@@ -133,7 +123,7 @@ class Template:
                     "type": f.type,
                     "required": f.required,
                     "default": f.default,
-                    "max_length": f.max_length if f.type in ("text", "enum", "sku", "qr") else None,
+                    "max_length": f.max_length if f.type in fields.TEXT_TYPES else None,
                     "live": f.live,
                     "min": None if f.min is None else str(f.min),
                     "max": None if f.max is None else str(f.max),
@@ -192,6 +182,7 @@ class Catalog:
 
 def load_template(folder: Path) -> Template:
     """Read, check and compile one template folder; TemplateError says file and line."""
+    fonts.configure()  # static layers are drawn below: fontconfig must see only our fonts
     name = folder.name
     if not NAME.match(name):
         raise TemplateError("folder name must be lowercase letters, digits, '-' or '_'", name)
@@ -200,10 +191,10 @@ def load_template(folder: Path) -> Template:
         if required not in files:
             raise TemplateError(f"{required} is missing", name)
     manifest_text = _text(files[MANIFEST_FILE], name, MANIFEST_FILE)
-    manifest = _manifest(manifest_text, name)
+    manifest = parse_manifest(manifest_text, name)
     source = _text(files[SVG_FILE], name, SVG_FILE)
     if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
-        line = _line_of(source, "<!")
+        line = line_of(source, "<!")
         raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
     layers = compose.analyse(source)
     if not layers.layered:
@@ -249,10 +240,10 @@ def _read_files(folder: Path) -> dict[str, bytes]:
             raise TemplateError("is a link to outside the template folder", folder.name, relative)
         if not path.is_file():
             continue
-        if len(files) >= config.MAX_TEMPLATE_FILES:
-            raise TemplateError(f"more than {config.MAX_TEMPLATE_FILES} files", folder.name)
+        if len(files) >= limits.MAX_TEMPLATE_FILES:
+            raise TemplateError(f"more than {limits.MAX_TEMPLATE_FILES} files", folder.name)
         size = path.stat().st_size
-        limit = config.MAX_SVG_BYTES if relative == SVG_FILE else config.MAX_ASSET_BYTES
+        limit = limits.MAX_SVG_BYTES if relative == SVG_FILE else limits.MAX_ASSET_BYTES
         if size > limit:
             raise TemplateError(f"is {size:,} bytes; at most {limit:,}", folder.name, relative)
         files[relative] = path.read_bytes()
@@ -267,88 +258,6 @@ def _text(data: bytes, name: str, file: str) -> str:
         raise TemplateError("is not UTF-8 text", name, file, line) from None
 
 
-def _manifest(text: str, name: str) -> dict[str, Any]:
-    """The manifest's values, checked and typed."""
-
-    def fail(message: str, needle: str = "") -> TemplateError:
-        return TemplateError(
-            message, name, MANIFEST_FILE, _line_of(text, needle) if needle else None
-        )
-
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise TemplateError(
-            f"not valid TOML: {exc}", name, MANIFEST_FILE, int(match.group(1)) if match else None
-        ) from None
-    unknown = set(data) - MANIFEST_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        raise fail(f"unknown key {key!r}; known: {', '.join(sorted(MANIFEST_KEYS))}", key)
-    if data.get("name", name) != name:
-        raise fail(f"name {data['name']!r} must be the folder's name {name!r}", "name")
-    for side in ("width", "height"):
-        value = data.get(side)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise fail(f"{side} must be a whole number of pixels", side)
-        if value > config.MAX_SIDE_PX:
-            raise fail(f"{side} {value} px is over the {config.MAX_SIDE_PX} px limit", side)
-    try:
-        data["format"] = normalize_format(str(data.get("format", "jpg")))
-        data["budget"] = check_budget(
-            config.parse_bytes(data.get("budget", config.DEFAULT_BUDGET_BYTES))
-        )
-    except (ValueError, RendererError) as exc:
-        raise fail(str(exc), "format" if "format" in str(exc) else "budget") from None
-    specs = data.get("fields", {})
-    if not isinstance(specs, dict):
-        raise fail("fields must be tables: [fields.NAME]", "fields")
-    parsed = {}
-    for field_name, spec in specs.items():
-        try:
-            parsed[field_name] = fields.field_from_manifest(field_name, spec)
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise fail(str(exc), f"[fields.{field_name}]") from None
-    if any(f.live for f in parsed.values()) and getattr(parsed.get("sku"), "type", "") != "sku":
-        raise fail("a live stock field needs a field named sku of type sku", "live")
-    data["fields"] = parsed
-    if "animation" in data:
-        data["animation"] = _animation(data, fail)
-    return data
-
-
-def _animation(data: dict[str, Any], fail) -> Animation:
-    spec = data["animation"]
-    kind = spec.get("kind")
-    if data["format"] != "gif":
-        raise fail('an animated template needs format = "gif"', "format")
-    if kind == "countdown":
-        frames = int(spec.get("frames", 60))
-        durations = (1000,) * frames
-        ends_at = spec.get("ends_at", "ends_at")
-        if getattr(data["fields"].get(ends_at), "type", "") != "datetime":
-            raise fail(f"the countdown's ends_at {ends_at!r} must name a datetime field", "ends_at")
-        animation = Animation("countdown", frames, durations, ends_at, spec.get("element"))
-    elif kind == "loop":
-        durations = tuple(int(d) for d in spec.get("durations", []))
-        if not durations or min(durations) < 20:
-            raise fail("a loop needs durations, one per frame, of 20 ms or more", "durations")
-        animation = Animation("loop", len(durations), durations)
-    else:
-        raise fail('animation kind must be "countdown" or "loop"', "kind")
-    if not 1 <= animation.frames <= config.MAX_FRAMES:
-        raise fail(f"{animation.frames} frames; at most {config.MAX_FRAMES}", "frames")
-    pixels = animation.frames * data["width"] * data["height"]
-    if pixels > config.MAX_ANIMATION_PIXELS:
-        raise fail(
-            f"{animation.frames} frames of {data['width']}x{data['height']} are "
-            f"{pixels / 1e6:.1f} Mpx; at most {config.MAX_ANIMATION_PIXELS / 1e6:.0f} Mpx in all",
-            "animation",
-        )
-    return animation
-
-
 def _prepare_assets(files: dict[str, bytes], name: str) -> dict[str, bytes]:
     """Assets as CairoSVG will read them, with their pixel size checked.
 
@@ -361,10 +270,10 @@ def _prepare_assets(files: dict[str, bytes], name: str) -> dict[str, bytes]:
             continue
         try:
             with Image.open(io.BytesIO(data)) as image:
-                if max(image.size) > config.MAX_ASSET_SIDE_PX:
+                if max(image.size) > limits.MAX_ASSET_SIDE_PX:
                     raise TemplateError(
                         f"image is {image.width}x{image.height} px; "
-                        f"at most {config.MAX_ASSET_SIDE_PX} px per side",
+                        f"at most {limits.MAX_ASSET_SIDE_PX} px per side",
                         name,
                         path,
                     )
@@ -416,11 +325,6 @@ def _template_line(exc: BaseException) -> int | None:
         return exc.lineno
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<template>"]
     return frames[-1].lineno if frames else None
-
-
-def _line_of(text: str, needle: str) -> int | None:
-    index = text.find(needle) if needle else -1
-    return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
 def _quoted(message: str) -> str:

@@ -1,0 +1,243 @@
+"""The image routes: the signed image itself, batches of signed URLs, purge, and preview.
+
+``GET /i/{template}.{jpg|png|gif}`` is the hot path: a repeat fetch of an immutable URL is
+answered from the cache's memo of verified URLs without HMAC or planning.
+"""
+
+import asyncio
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from renderer.core import fields
+from renderer.core.catalog import Template
+from renderer.core.encode import normalize_format
+from renderer.core.errors import FieldErrors, RendererError
+from renderer.core.limits import parse_bytes
+from renderer.core.render import Job, parse_at, plan
+from renderer.service import metrics
+from renderer.service.cache import Entry
+from renderer.service.http import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    URITooLong,
+    authorize,
+    json_body,
+)
+from renderer.service.limits import MAX_QUERY_BYTES, MAX_RECIPIENTS
+from renderer.service.pool import Overloaded, RenderTimeout
+from renderer.service.signing import RESERVED
+from renderer.service.state import Service
+
+
+async def image(request: Request) -> Response:
+    """``GET /i/{template}.{jpg|png|gif}?fields&at&exp&kid&sig``: the signed image."""
+    service: Service = request.app.state.service
+    url = request.scope["raw_path"] + b"?" + request.scope["query_string"]
+    known = service.cache.recall(url)
+    if known is not None:
+        return _image_response(request, *known, "l1")
+    if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
+        raise URITooLong(f"the query is over {MAX_QUERY_BYTES:,} bytes")
+    params = request.query_params.multi_items()
+    service.signer.verify(request.url.path, params)
+    job = _planned(service, request.path_params["file"], params)
+    job, key, entry, source = await service.image(job)
+    cache_control = service.cache_control(job)
+    if not job.live and "exp" not in dict(params):
+        service.cache.remember(url, key, cache_control)
+    return _image_response(request, key, cache_control, entry, source)
+
+
+def _planned(service: Service, file: str, params: list[tuple[str, str]]) -> Job:
+    """The job a signed image URL names (its file ``name.format`` and its parameters)."""
+    name, dot, format = file.rpartition(".")
+    if not dot:
+        raise NotFound("image URLs end in .jpg, .png or .gif")
+    template = service.catalog.get(name)
+    names = [name for name, _ in params]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise BadRequest(f"parameter {repeated[0]!r} is given more than once")
+    raw = {k: v for k, v in params if k not in RESERVED}
+    template.refuse_live(raw, "the URL")
+    given = dict(params)
+    at = _at(given["at"]) if "at" in given else None
+    try:
+        return plan(template, raw, format=format, at=at)
+    except ValueError as exc:  # the format
+        raise NotFound(str(exc)) from None
+
+
+def _image_response(
+    request: Request, key: str, cache_control: str, entry: Entry, source: str
+) -> Response:
+    headers = {"ETag": f'"{key}"', "Cache-Control": cache_control}
+    if _etag_matches(request.headers.get("if-none-match", ""), key):
+        return Response(status_code=304, headers=headers)
+    metrics.BYTES_OUT.inc(len(entry.data))
+    headers["X-Cache"] = source
+    return Response(entry.data, media_type=entry.media_type, headers=headers)
+
+
+def _etag_matches(header: str, key: str) -> bool:
+    tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
+    return "*" in tags or f'"{key}"' in tags
+
+
+def _at(value: Any) -> datetime:
+    try:
+        return parse_at(value)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+async def create_urls(request: Request) -> JSONResponse:
+    """``POST /v1/urls``: signed URLs for a batch of recipients, optionally pre-rendered."""
+    service: Service = request.app.state.service
+    authorize(request, service.settings.api_keys)
+    body = await json_body(request, {"template", "format", "at", "exp", "prerender", "recipients"})
+    if not isinstance(body.get("template"), str):
+        raise BadRequest("template is required: a template name")
+    template = service.catalog.get(body["template"])
+    recipients = body.get("recipients")
+    if not isinstance(recipients, list):
+        raise BadRequest("recipients is required: a list of objects of field values")
+    if len(recipients) > MAX_RECIPIENTS:
+        raise PayloadTooLarge(f"at most {MAX_RECIPIENTS:,} recipients per request")
+    try:
+        format = normalize_format(str(body.get("format") or template.format))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    at = _at(body["at"]) if body.get("at") is not None else None
+    exp = body.get("exp")
+    if exp is not None and (not isinstance(exp, int) or isinstance(exp, bool)):
+        raise BadRequest("exp must be unix seconds")
+
+    path = f"/i/{template.name}.{format}"
+    extra = {"at": str(int(at.timestamp()))} if at else {}
+    if exp is not None:
+        extra["exp"] = str(exp)
+    urls: list[str | None] = []
+    errors: list[dict[str, Any]] = []
+    jobs: list[tuple[int, Job]] = []
+    for index, recipient in enumerate(recipients):
+        try:
+            raw = _recipient_values(recipient, template)
+            jobs.append((index, plan(template, raw, format=format, at=at)))
+        except FieldErrors as exc:
+            errors += [
+                {"index": index, "field": p.field, "message": p.message} for p in exc.problems
+            ]
+            urls.append(None)
+            continue
+        except BadRequest as exc:
+            errors.append({"index": index, "field": None, "message": str(exc)})
+            urls.append(None)
+            continue
+        urls.append(f"{service.settings.public_url}{path}?{service.signer.sign(path, raw | extra)}")
+
+    answer: dict[str, Any] = {"template": template.name, "version": template.version}
+    if body.get("prerender"):
+        failures = await _prerender(service, jobs)
+        errors += failures
+        answer["prerendered"] = len(jobs) - len(failures)
+    answer |= {"urls": urls, "errors": sorted(errors, key=lambda e: e["index"])}
+    return JSONResponse(answer)
+
+
+def _recipient_values(recipient: Any, template: Template) -> dict[str, str]:
+    if not isinstance(recipient, dict):
+        raise BadRequest("a recipient must be an object of field values")
+    raw = {}
+    for name, value in recipient.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise BadRequest(f"{name!r} must be a string or a number")
+        raw[name] = str(value)
+    template.refuse_live(raw, "the URL")
+    return raw
+
+
+async def _prerender(service: Service, jobs: list[tuple[int, Job]]) -> list[dict[str, Any]]:
+    """Render every job into the cache, as fast as the pool allows without starving others."""
+    slots = asyncio.Semaphore(service.settings.render_concurrency)
+
+    async def one(index: int, job: Job) -> dict[str, Any] | None:
+        async with slots:
+            while True:
+                try:
+                    await service.image(job)
+                    return None
+                except (Overloaded, RenderTimeout):
+                    await asyncio.sleep(0.05)
+                except RendererError as exc:
+                    return {"index": index, "field": None, "message": f"prerender: {exc}"}
+
+    results = await asyncio.gather(*(one(index, job) for index, job in jobs))
+    return [failure for failure in results if failure]
+
+
+async def purge_image(request: Request) -> Response:
+    """``DELETE /v1/images?url=...``: drop a signed URL's image from the caches (used when a
+    person asks to be forgotten)."""
+    service: Service = request.app.state.service
+    authorize(request, service.settings.api_keys)
+    parts = urlsplit(request.query_params.get("url", ""))
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    service.signer.verify(parts.path, params)
+    job = _planned(service, parts.path.removeprefix("/i/"), params)
+    job = await service.live.resolve(job)
+    await service.cache.purge(job.key())
+    return Response(status_code=204)
+
+
+async def sample_image(request: Request) -> Response:
+    """``GET /v1/templates/{name}/sample.jpg``: the template with its sample values (the
+    studio's thumbnails)."""
+    service: Service = request.app.state.service
+    template = service.catalog.get(request.path_params["name"])
+    raw = fields.example_values(template.fields, "sample")
+    _, key, entry, _ = await service.image(plan(template, raw, format="jpg"))
+    headers = {"ETag": f'"{key}"', "Cache-Control": "public, max-age=300"}
+    return Response(entry.data, media_type=entry.media_type, headers=headers)
+
+
+async def preview(request: Request) -> Response:
+    """``POST /v1/templates/{name}/preview``: render any values, with the figures."""
+    service: Service = request.app.state.service
+    authorize(request, service.settings.api_keys)
+    template = service.catalog.get(request.path_params["name"])
+    body = await json_body(request, {"fields", "format", "budget", "at"})
+    values = body.get("fields", {})
+    if not isinstance(values, dict):
+        raise BadRequest("fields must be an object of field values")
+    raw = {k: str(v) for k, v in values.items() if v is not None}
+    try:
+        budget = parse_bytes(body["budget"]) if body.get("budget") is not None else None
+        at = parse_at(body["at"]) if body.get("at") is not None else None
+        job = plan(template, raw, format=body.get("format"), budget=budget, at=at)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    job, key, entry, source = await service.image(job)
+    return Response(
+        entry.data,
+        media_type=entry.media_type,
+        headers={
+            "ETag": f'"{key}"',
+            "Cache-Control": "no-store",
+            "X-Cache": source,
+            "X-Render-Bytes": str(len(entry.data)),
+            "X-Render-Budget": str(job.budget),
+            "X-Render-Quality": str(entry.quality or ""),
+            "X-Render-Colors": str(entry.colors or ""),
+            "X-Render-Encodes": str(entry.encodes),
+            "X-Render-Ms": str(entry.render_ms),
+            "X-Render-Frames": str(entry.frames),
+            "X-Render-Notes": entry.notes,
+            "X-Template-Version": template.version,
+        },
+    )

@@ -1,0 +1,100 @@
+"""``Service``: everything a request needs, made once per process, and how an image is got.
+
+The routes reach it as ``request.app.state.service``. ``image`` is the one way a route gets an
+image: live values read, the cache asked, and on a miss the render run in the pool.
+"""
+
+import logging
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+
+from renderer.core.catalog import Catalog
+from renderer.core.render import Job, render
+from renderer.service import metrics
+from renderer.service.backend import RedisBackend
+from renderer.service.cache import Entry, ImageCache
+from renderer.service.live import LiveStore
+from renderer.service.pool import RenderPool
+from renderer.service.signing import Signer
+from renderer.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class Service:
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self.catalog = Catalog(settings.templates)
+        self.signer = Signer(settings.signing_keys)
+        self.backend = RedisBackend(settings.redis_url) if settings.redis_url else None
+        self.cache = ImageCache(
+            settings.cache_bytes, self.backend, settings.cache_ttl, settings.render_timeout
+        )
+        self.live = LiveStore(self.backend)
+        self.pool = RenderPool(
+            settings.render_concurrency, settings.queue_limit, settings.render_timeout
+        )
+        if settings.development_keys:
+            log.warning(
+                "RENDERER_SIGNING_KEYS or RENDERER_API_KEYS is not set: using the DEVELOPMENT "
+                "keys (signing kid 'dev', API key 'dev-api-key'); anyone can forge URLs. "
+                "Set both before going live."
+            )
+        log.info(
+            "serving %d templates from %s; cache: %s",
+            len(self.catalog.templates),
+            settings.templates,
+            f"memory + Redis at {self.backend.where}"
+            if self.backend
+            else "memory only (set RENDERER_REDIS_URL to share it)",
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, app: Starlette):
+        app.state.service = self
+        yield
+        self.pool.close()
+        if self.backend is not None:
+            await self.backend.close()
+
+    async def image(self, job: Job) -> tuple[Job, str, Entry, str]:
+        """(job with live values, key, entry, where it came from), rendering if needed."""
+        job = await self.live.resolve(job)
+        key = job.key()
+        entry, source = await self.cache.fetch(key, lambda: self.pool.run(lambda: draw(job)))
+        return job, key, entry, source
+
+    def cache_control(self, job: Job) -> str:
+        if not job.live:
+            return IMMUTABLE
+        max_age = self.settings.live_max_age
+        if job.template.uses_clock and not job.pinned:  # the rounded "now" moves each minute
+            max_age = min(max_age, 60 - datetime.now(UTC).second)
+        return f"public, max-age={max_age}"
+
+
+def draw(job: Job) -> Entry:
+    """Render in a pool thread, and count it."""
+    result = render(job)
+    for stage, seconds in result.timings.items():
+        metrics.STAGE.labels(stage).observe(seconds)
+    encoded = result.encoded
+    metrics.RENDERS.labels(job.template.name).inc()
+    metrics.ENCODES.observe(encoded.encodes)
+    metrics.IMAGE_BYTES.observe(len(encoded.data))
+    return Entry(
+        data=encoded.data,
+        media_type=encoded.media_type,
+        quality=encoded.quality,
+        colors=encoded.colors,
+        encodes=encoded.encodes,
+        width=encoded.width,
+        height=encoded.height,
+        render_ms=round(result.seconds * 1000, 1),
+        frames=encoded.frames,
+        notes="; ".join(encoded.notes),
+    )
