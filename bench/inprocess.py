@@ -174,7 +174,7 @@ def countdown_gif(catalog: Catalog, naive_frames: int) -> dict:
     its own (so Pillow must store whole frames), timed per frame and scaled to 60."""
     from datetime import timedelta
 
-    from renderer import raster
+    from renderer.core import raster
 
     template = catalog.get("countdown_gif")
     values = {"first_name": "Ana", "ends_at": "2026-11-28T21:00:00", "tz": "America/New_York"}
