@@ -33,7 +33,7 @@ import cairosvg.surface
 from cachetools import LRUCache
 from PIL import Image
 
-from renderer.core import fit
+from renderer.core import text
 from renderer.core.errors import TemplateError
 from renderer.core.guard import SVG, references
 from renderer.core.raster import DPI, Fetcher
@@ -205,14 +205,10 @@ def compose(
     return Image.frombuffer("RGBA", size, data, "raw", "BGRa", stride, 1)
 
 
-def fit_dynamic(layers: Layers, filled: ET.Element) -> list[fit.Fitted]:
-    """Fit the text of the dynamic runs (static text was fitted when it was drawn)."""
+def fit_dynamic(layers: Layers, filled: ET.Element) -> list[text.Fitted]:
+    """Set the text of the dynamic runs (static text was set when it was drawn)."""
     static = set().union(*(r.marks for r in layers.runs if r.static)) if layers.runs else set()
-    fitted = []
-    for child in filled:
-        if child.get(MARK) not in static:
-            fitted += fit.fit_text(child)
-    return fitted
+    return text.typeset(filled, [child for child in filled if child.get(MARK) not in static])
 
 
 class _Onto(cairosvg.surface.PNGSurface):
