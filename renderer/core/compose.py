@@ -172,11 +172,18 @@ def prepare(layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[in
 
 
 def compose(
-    layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int]
+    layers: Layers,
+    filled: ET.Element,
+    fetcher: Fetcher,
+    size: tuple[int, int],
+    frames: bool = False,
 ) -> Image.Image:
     """The image of a filled tree: static runs from their surfaces, dynamic ones drawn now.
 
-    Returns RGB when the first static run covers every pixel, else RGBA.
+    Returns RGB when the first static run covers every pixel, else RGBA. ``frames``: the
+    image is a frame of an animation, whose dynamic runs are drawn as kept pieces are
+    (alone, then painted over), so a run that stays the same is the same in every frame to
+    the last bit, not just to a rounding.
     """
     width, height = size
     surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, width, height)
@@ -195,7 +202,7 @@ def compose(
                 with layers.lock:
                     layers.pieces[svg] = piece
             if piece is None:
-                _draw(surface, svg, fetcher, size)
+                _draw(surface, svg, fetcher, size, grouped=frames)
             else:
                 _paint(context, piece[0], piece[1], piece[1][:2])
     surface.flush()
@@ -214,9 +221,19 @@ def fit_dynamic(layers: Layers, filled: ET.Element) -> list[text.Fitted]:
 class _Onto(cairosvg.surface.PNGSurface):
     """A CairoSVG surface that draws onto a cairo surface we already have."""
 
-    def __init__(self, target: cairo.ImageSurface, tree, size: tuple[int, int]):
+    def __init__(self, target: cairo.ImageSurface, tree, size: tuple[int, int], grouped=False):
         self._target = target
+        self._grouped = grouped
         super().__init__(tree, None, DPI, output_width=size[0], output_height=size[1])
+
+    def draw(self, node):
+        if not self._grouped or node.tag != "svg" or getattr(self, "_in_group", False):
+            return super().draw(node)
+        self._in_group = True  # the whole tree into a transparent group, painted over
+        self.context.push_group()
+        super().draw(node)
+        self.context.pop_group_to_source()
+        self.context.paint()
 
     def _create_surface(self, width, height):
         return self._target, self._target.get_width(), self._target.get_height()
@@ -252,12 +269,12 @@ def _piece(svg: bytes, fetcher: Fetcher, size: tuple[int, int]):
     return piece, (left, top, right, bottom)
 
 
-def _draw(target: cairo.ImageSurface, svg: bytes, fetcher: Fetcher, size) -> None:
+def _draw(target: cairo.ImageSurface, svg: bytes, fetcher: Fetcher, size, grouped=False) -> None:
     try:
         tree = cairosvg.parser.Tree(
             bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher
         )
-        _Onto(target, tree, size)
+        _Onto(target, tree, size, grouped)
     except TemplateError:
         raise
     except Exception as exc:  # CairoSVG raises bare TypeError/ValueError on odd SVG

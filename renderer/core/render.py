@@ -164,7 +164,8 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
 
     started = time.perf_counter()
     if layers.layered:
-        image = compose.compose(layers, root, template.fetcher, size)
+        frames = template.animation is not None
+        image = compose.compose(layers, root, template.fetcher, size, frames)
         stage = "composite"
     else:
         svg = ET.tostring(root, encoding="unicode").encode()

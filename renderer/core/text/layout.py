@@ -108,7 +108,9 @@ def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -
         parent.remove(element)
         parent.insert(index, group)
     missing = tuple(dict.fromkeys(c for p in paragraphs for c in p.missing))
-    group.set("aria-label", " ".join(texts))  # the words, for search and screen readers
+    title = ET.Element(f"{{{SVG}}}title")  # the words: for search and screen readers
+    title.text = " ".join(texts)
+    group.insert(0, title)
     return Fitted(
         id=name,
         text="\n".join(texts),
