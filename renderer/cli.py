@@ -185,6 +185,9 @@ def render_image(args: argparse.Namespace) -> int:
     for fitted in result.fitted:
         if fitted.ellipsized:
             print(f"  {fitted.id}: ellipsized to {fitted.text!r} at {fitted.size}px")
+    for name, characters in result.missing.items():
+        codes = " ".join(f"U+{ord(c):04X}" for c in characters)
+        print(f"  {name}: no bundled font has {codes}; left out of the image")
     return 0
 
 

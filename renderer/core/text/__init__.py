@@ -11,8 +11,8 @@ which ``draw`` teaches CairoSVG to draw from cached outlines and colour emoji bi
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
+import renderer.core.text.draw  # noqa: F401 (registers the glyph element with CairoSVG)
 from renderer.core.errors import TemplateError
-from renderer.core.text import draw  # noqa: F401 (registers the glyph element with CairoSVG)
 from renderer.core.text.fontset import fontset
 from renderer.core.text.layout import FIT_WIDTH, MAX_LINES, MIN_SIZE, Fitted, set_text
 from renderer.core.text.lines import ELLIPSIS, measure

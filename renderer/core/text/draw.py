@@ -1,15 +1,18 @@
-"""Drawing shaped glyphs inside CairoSVG: outlines as cairo paths, colour emoji as bitmaps.
+"""Drawing shaped glyphs inside CairoSVG, through cairo's glyph API; colour emoji as bitmaps.
 
 The layout replaces each ``<text>`` with glyph elements (``<t:glyphs face size glyphs>``, in
-this module's namespace) that say which glyph goes where. This module teaches CairoSVG that
-element: its drawing function appends each glyph's outline to the current path, and CairoSVG
-then fills and strokes that path with the element's paint, opacity, clip and transform as it
-does for any shape. So the rasterizer draws exactly what was shaped.
+this module's namespace) that say which glyph of which font file goes where. This module
+teaches CairoSVG that element. Its drawing function opens the same font file in FreeType (the
+glyph ids HarfBuzz gave are that file's) and hands cairo the positioned glyphs:
 
-Outlines are read from HarfBuzz once per face and glyph and kept as cairo paths (in font
-units; a glyph is placed by translating and scaling the context before appending it), so a
-render that repeats a glyph costs a few cairo calls, not a glyph load. Colour emoji are the
-font's PNG bitmaps, decoded once and painted scaled to the glyph's box.
+* a solid fill and no stroke (nearly all text): ``show_glyphs``, which paints glyph masks that
+  cairo rasterizes once per font, size and glyph and keeps, so a name drawn again costs a copy;
+* anything else (a gradient, a stroke, a clip path): ``glyph_path``, which appends the glyph
+  outlines (also cached by cairo per font and glyph) to the current path, and CairoSVG fills
+  and strokes it with the element's paint as it does any shape.
+
+Either way the rasterizer draws exactly what was shaped, unhinted, as the layout measured it.
+Colour emoji are the font's PNG bitmaps, decoded once and painted scaled to the glyph's box.
 """
 
 import io
@@ -18,20 +21,38 @@ from collections import OrderedDict
 
 import cairocffi as cairo
 import cairosvg.bounding_box
+import cairosvg.helpers
 import cairosvg.surface
+import cffi
 
 from renderer.core.text.fontset import Face, fontset
 
 NS = "urn:mms-renderer:text"
 TAG = f"{{{NS}}}glyphs"
-MAX_OUTLINES = 20_000  # glyph paths kept per process (a Latin glyph is about 1 KB)
-MAX_BITMAPS = 512  # decoded emoji
+MAX_BITMAPS = 512  # decoded emoji kept
+FT_LOAD_NO_HINTING, FT_LOAD_NO_BITMAP = 1 << 1, 1 << 3
 
-_lib, _ffi = cairo.cairo, cairo.ffi
-_local = threading.local()
+_ffi = cffi.FFI()
+_ffi.cdef(
+    """
+    typedef struct FT_LibraryRec_ *FT_Library;
+    typedef struct FT_FaceRec_ *FT_Face;
+    int FT_Init_FreeType(FT_Library *);
+    int FT_New_Face(FT_Library, const char *, long, FT_Face *);
+    void *cairo_ft_font_face_create_for_ft_face(FT_Face, int);
+    """
+)
+_freetype = _ffi.dlopen("libfreetype.so.6")
+_cairo_ft = _ffi.dlopen("libcairo.so.2")
+_library = _ffi.new("FT_Library *")
 _lock = threading.Lock()
-_outlines: OrderedDict = OrderedDict()
+_cairo_faces: dict[str, cairo.FontFace] = {}
+_ft_faces: list = []  # kept alive for as long as cairo may use them: the process
 _bitmaps: OrderedDict = OrderedDict()
+OPTIONS = cairo.FontOptions()
+OPTIONS.set_hint_style(cairo.HINT_STYLE_NONE)  # the positions HarfBuzz gave, unhinted
+OPTIONS.set_hint_metrics(cairo.HINT_METRICS_OFF)
+OPTIONS.set_antialias(cairo.ANTIALIAS_GRAY)
 
 
 def glyphs_attribute(glyphs) -> str:
@@ -40,31 +61,69 @@ def glyphs_attribute(glyphs) -> str:
 
 
 def draw(surface, node) -> None:
-    """CairoSVG's drawing function for a glyph element: outlines onto the current path
-    (CairoSVG fills and strokes it next), colour bitmaps painted now."""
+    """CairoSVG's drawing function for a glyph element."""
     face = fontset().by_id[node["face"]]
-    scale = float(node["size"]) / face.upem
-    slant = float(node.get("slant", 0))
-    context = surface.context
-    pointer = context._pointer
+    size = float(node["size"])
+    glyphs = []
     for item in node.get("glyphs", "").split():
         gid, x, y = item.split(",")
-        gid, x, y = int(gid), float(x), float(y)
-        if face.color:
-            if surface.stroke_and_fill:
-                alpha = float(node.get("fill-opacity", 1)) * float(node.get("opacity", 1))
-                _paint_bitmap(context, face, gid, x, y, scale, alpha)
-            continue
-        path = outline(face, gid)
-        if path is None:
-            continue
-        _lib.cairo_save(pointer)
-        _lib.cairo_translate(pointer, x, y)
-        _lib.cairo_scale(pointer, scale, -scale)
-        if slant:
-            context.transform(cairo.Matrix(1, 0, slant, 1, 0, 0))
-        _lib.cairo_append_path(pointer, path)
-        _lib.cairo_restore(pointer)
+        glyphs.append((int(gid), float(x), float(y)))
+    context = surface.context
+    paint = _solid_paint(surface, node)
+    if face.color:
+        if paint is not None:
+            for gid, x, y in glyphs:
+                _paint_bitmap(context, face, gid, x, y, size / face.upem, paint[3])
+        return
+    context.set_font_face(cairo_face(face))
+    slant = float(node.get("slant", 0))
+    context.set_font_matrix(cairo.Matrix(size, 0, -slant * size, size, 0, 0))
+    context.set_font_options(OPTIONS)
+    if paint is None:
+        context.glyph_path(glyphs)  # CairoSVG fills and strokes the path next
+    elif paint[3] > 0:
+        context.save()
+        context.set_source_rgba(*paint)
+        context.show_glyphs(glyphs)
+        context.restore()
+
+
+def _solid_paint(surface, node) -> tuple[float, float, float, float] | None:
+    """The element's fill as RGBA when this function can paint it (a plain colour and no
+    stroke; alpha 0 when nothing shows), else None: CairoSVG paints the path itself."""
+    if not surface.stroke_and_fill:  # a clip path: outlines wanted, no paint
+        return None
+    if node.get("display") == "none" or node.get("visibility") == "hidden":
+        return (0, 0, 0, 0)
+    if node.get("stroke", "none") != "none":
+        return None
+    source, colour = cairosvg.helpers.paint(node.get("fill", "black"))
+    if source:
+        return None
+    opacity = float(node.get("fill-opacity", 1)) * float(node.get("opacity", 1))
+    return surface.map_color(colour, opacity) if colour != "none" else (0, 0, 0, 0)
+
+
+def cairo_face(face: Face) -> cairo.FontFace:
+    """A cairo font face on the same file and face index as HarfBuzz shapes with."""
+    found = _cairo_faces.get(face.id)
+    if found is not None:
+        return found
+    with _lock:
+        if not _library[0] and _freetype.FT_Init_FreeType(_library):
+            raise RuntimeError("FreeType did not start")
+        ft_face = _ffi.new("FT_Face *")
+        if _freetype.FT_New_Face(_library[0], str(face.path).encode(), face.index, ft_face):
+            raise RuntimeError(f"FreeType could not open {face.path.name}")
+        _ft_faces.append(ft_face)
+        pointer = _cairo_ft.cairo_ft_font_face_create_for_ft_face(
+            ft_face[0], FT_LOAD_NO_HINTING | FT_LOAD_NO_BITMAP
+        )
+        found = cairo.FontFace._from_pointer(
+            cairo.ffi.cast("cairo_font_face_t *", pointer), incref=False
+        )
+        _cairo_faces[face.id] = found
+    return found
 
 
 def bounding_box(surface, node):
@@ -73,71 +132,9 @@ def bounding_box(surface, node):
     return x, y, width, height
 
 
-def outline(face: Face, gid: int):
-    """The glyph's outline as a cairo path in font units (y up), or None when it has none."""
-    key = (face.id, gid)
-    with _lock:
-        path = _outlines.get(key)
-        if path is not None:
-            _outlines.move_to_end(key)
-            return path or None
-    context = _scratch()
-    context.new_path()
-    face.font.draw_glyph_with_pen(gid, _Pen(context))
-    raw = _lib.cairo_copy_path(context._pointer)
-    context.new_path()
-    path = _ffi.gc(raw, _lib.cairo_path_destroy) if raw.num_data else False
-    if not path:
-        _lib.cairo_path_destroy(raw)
-    with _lock:
-        _outlines[key] = path
-        while len(_outlines) > MAX_OUTLINES:
-            _outlines.popitem(last=False)
-    return path or None
-
-
-def _scratch() -> cairo.Context:
-    """A context per thread to build paths in (cairo contexts are not thread-safe)."""
-    context = getattr(_local, "context", None)
-    if context is None:
-        context = _local.context = cairo.Context(cairo.ImageSurface(cairo.FORMAT_A8, 1, 1))
-    return context
-
-
-class _Pen:
-    """HarfBuzz's outline callbacks onto a cairo path (quadratic curves made cubic)."""
-
-    def __init__(self, context: cairo.Context):
-        self.context = context
-        self.current = (0.0, 0.0)
-
-    def moveTo(self, point):
-        self.context.move_to(*point)
-        self.current = point
-
-    def lineTo(self, point):
-        self.context.line_to(*point)
-        self.current = point
-
-    def curveTo(self, first, second, point):
-        self.context.curve_to(*first, *second, *point)
-        self.current = point
-
-    def qCurveTo(self, control, point):
-        (x0, y0), (cx, cy), (x, y) = self.current, control, point
-        self.context.curve_to(
-            x0 + 2 / 3 * (cx - x0), y0 + 2 / 3 * (cy - y0),
-            x + 2 / 3 * (cx - x), y + 2 / 3 * (cy - y), x, y,
-        )  # fmt: skip
-        self.current = point
-
-    def closePath(self):
-        self.context.close_path()
-
-
 def _paint_bitmap(context, face: Face, gid: int, x: float, y: float, scale: float, alpha):
     found = _bitmap(face, gid)
-    if found is None:
+    if found is None or not alpha:
         return
     image, (x_bearing, y_bearing, width, height) = found
     if not width or not height:
@@ -152,6 +149,7 @@ def _paint_bitmap(context, face: Face, gid: int, x: float, y: float, scale: floa
 
 
 def _bitmap(face: Face, gid: int):
+    """The glyph's colour bitmap as a cairo surface and its box in font units (cached)."""
     key = (face.id, gid)
     with _lock:
         if key in _bitmaps:

@@ -165,8 +165,12 @@ class Fontset:
         return None
 
     @cached_property
-    def union(self) -> frozenset[int]:
-        return frozenset().union(*(face.coverage for face in self.faces))
+    def union(self) -> hb.Set:
+        """Every character some bundled face has (a HarfBuzz set: compact, built in C)."""
+        union = hb.Set()
+        for face in self.faces:
+            union.update(face.hb_face.unicodes)
+        return union
 
     def uncovered(self, text: str) -> list[str]:
         """The characters of ``text`` that no bundled font has (in order, once each)."""

@@ -13,8 +13,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from renderer.core.errors import TemplateError
-from renderer.core.text import draw, lines
+from renderer.core.text.draw import TAG, glyphs_attribute
 from renderer.core.text.fontset import fontset
+from renderer.core.text.lines import fit, left_edge, place
 from renderer.core.text.runs import Span, itemize
 from renderer.core.text.style import TextStyle, first, length, resolve
 
@@ -84,20 +85,25 @@ def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -
     spans: list[Span] = []
     chunks = _chunks(element, style, spans)
     paragraphs = [itemize("".join(c.text), spans, c.span_of, style.direction == "rtl")
-                  for c in chunks]  # fmt: skip
+                  for c in chunks if c.text]  # fmt: skip
     k_min = min(1.0, min_size / style.size) if style.size else 1.0
-    fits = [lines.fit(p, box, k_min, max(1, max_lines)) for p in paragraphs]
+    fits = [fit(p, box, k_min, max(1, max_lines)) for p in paragraphs]
     k = min((f[0] for f in fits), default=1.0)
-    laid = [f[1] if f[0] == k else lines.fit(p, box, k, max(1, max_lines))[1]
+    laid = [f[1] if f[0] == k else fit(p, box, k, max(1, max_lines))[1]
             for p, f in zip(paragraphs, fits, strict=True)]  # fmt: skip
     group = ET.Element(f"{{{SVG}}}g", {a: v for a, v in element.attrib.items()
                                        if a not in LAYOUT_ATTRIBUTES})  # fmt: skip
     group.tail = element.tail
     pen = (0.0, 0.0)
     boxes, texts, widths = [], [], []
-    for chunk, chunk_lines in zip(chunks, laid, strict=True):
+    laid_out = iter(laid)
+    for chunk in chunks:
         x = (chunk.x if chunk.x is not None else pen[0]) + chunk.dx
         y = (chunk.y if chunk.y is not None else pen[1]) + chunk.dy
+        pen = (x, y)
+        if not chunk.text:
+            continue
+        chunk_lines = next(laid_out)
         first_style = spans[chunk.span_of[0]].style if chunk.span_of else style
         pen, found = _place(group, chunk_lines, spans, first_style, x, y, k, line_height)
         boxes += found
@@ -137,16 +143,16 @@ def _place(group, chunk_lines, spans, style, x, y, k, line_height):
         baseline = y + shift + index * line_height * size
         width = line.width(k)
         made = []
-        for placed in lines.place(line, x, baseline, style.anchor, k):
+        for placed in place(line, x, baseline, style.anchor, k):
             if not placed.glyphs:
                 continue
             attributes = dict(spans[placed.run.span].attrs)
             attributes.update(face=placed.run.face.id, size=f"{placed.size:.3f}",
-                              glyphs=draw.glyphs_attribute(placed.glyphs))  # fmt: skip
+                              glyphs=glyphs_attribute(placed.glyphs))  # fmt: skip
             if placed.run.slant:
                 attributes["slant"] = str(placed.run.slant)
-            made.append(ET.SubElement(group, draw.TAG, attributes))
-        left = lines.left_edge(line, x, style.anchor, k)
+            made.append(ET.SubElement(group, TAG, attributes))
+        left = left_edge(line, x, style.anchor, k)
         box = (left, baseline - metrics["ascender"] * size, width,
                (metrics["ascender"] - metrics["descender"]) * size)  # fmt: skip
         for element in made:
@@ -191,7 +197,7 @@ def _chunks(element: ET.Element, style: TextStyle, spans: list[Span]) -> list[Ch
             add(child.tail or "", len(spans) - 1, node_style.preserve)
 
     walk(element, style, ())
-    return [c for c in chunks if c.text] or chunks[:1]
+    return chunks
 
 
 def _merge(outer: tuple, inner: tuple) -> tuple:

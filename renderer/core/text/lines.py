@@ -9,7 +9,7 @@ that fits one line is computed directly; wrapped text searches for it.
 import re
 from dataclasses import dataclass
 
-from renderer.core.text import bidi
+from renderer.core.text.bidi import visual_order
 from renderer.core.text.runs import Paragraph, Run, itemize
 
 ELLIPSIS = "…"
@@ -152,7 +152,7 @@ def place(line: Line, x: float, baseline: float, anchor: str, k: float) -> list[
     runs = [r for r in paragraph.runs if r.start < line.end and r.end > line.start]
     placed = []
     pen = left_edge(line, x, anchor, k)
-    for index in bidi.visual_order([run.level for run in runs]):
+    for index in visual_order([run.level for run in runs]):
         run = runs[index]
         scale = run.scale * k
         shaped = run.shaped

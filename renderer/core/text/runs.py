@@ -2,8 +2,8 @@
 
 Every grapheme cluster gets the first face that draws all of it: the colour emoji font for an
 emoji, the face of the text's language for Han, else the style's families then the fallback
-chain (spaces and punctuation stay with the face before them when it has them). A cluster no
-bundled face has is left out and reported, never drawn as a box. Each run is shaped by
+chain, as browsers choose (so a space between two Arabic words is the template font's). A
+cluster no bundled face has is left out and reported, never drawn as a box. Each run is shaped by
 HarfBuzz with the whole paragraph as context (so Arabic joins across a change of style), at
 units-per-em: the result does not depend on the font size, and is cached.
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import uharfbuzz as hb
 from cachetools import LRUCache
 
-from renderer.core.text import bidi, segment
+import renderer.core.text.segment as segment
+from renderer.core.text.bidi import levels as bidi_levels
 from renderer.core.text.fontset import SLANT, Face, fontset
 from renderer.core.text.style import TextStyle
 
@@ -78,23 +79,21 @@ class Paragraph:
 def itemize(text: str, spans: list[Span], span_of: list[int], rtl: bool) -> Paragraph:
     """Split ``text`` into runs and shape them."""
     fonts = fontset()
-    levels = bidi.levels(text, rtl)
+    levels = bidi_levels(text, rtl)
     bounds = segment.clusters(text)
     scripts = segment.scripts(text)
     lang = next((s.style.lang for s in spans if s.style.lang), "")
     han_lang = lang or _lang_of(scripts)
     pieces: list[tuple[int, int, Face]] = []
     missing: dict[str, None] = {}
-    previous: Face | None = None
     for start, end in bounds:
         cluster = text[start:end]
         style = spans[span_of[start]].style
-        face = _face_for(cluster, scripts[start], style, han_lang, previous)
+        face = _face_for(cluster, scripts[start], style, han_lang)
         if face is None:
             missing.update(dict.fromkeys(fonts.uncovered(cluster) or [cluster]))
             continue
         pieces.append((start, end, face))
-        previous = face
 
     runs: list[Run] = []
     codepoints = tuple(ord(char) for char in text)
@@ -130,18 +129,10 @@ def itemize(text: str, spans: list[Span], span_of: list[int], rtl: bool) -> Para
                      list(missing))  # fmt: skip
 
 
-def _face_for(cluster: str, script: str, style: TextStyle, han_lang: str, previous):
+def _face_for(cluster: str, script: str, style: TextStyle, han_lang: str) -> Face | None:
     fonts = fontset()
     chain = fonts.chain(style.families, style.weight, style.italic)
-    if (
-        previous is not None
-        and not cluster.isalnum()
-        and previous in chain
-        and all(ord(c) in previous.coverage for c in cluster)
-        and not segment.is_emoji(cluster)
-    ):
-        return previous  # spaces and punctuation stay with the run before them
-    key = (chain, cluster, han_lang if script in segment.CJK_SCRIPTS else "")
+    key = (id(chain), cluster, han_lang if script in segment.CJK_SCRIPTS else "")  # kept chains
     face = _faces.get(key, False)
     if face is False:
         if segment.is_emoji(cluster):
