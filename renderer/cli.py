@@ -73,7 +73,7 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     render.add_argument("--format", help="jpg, png or gif (default: the template's)")
     render.add_argument("--budget", help="byte budget such as 450KB (default: the template's)")
     render.add_argument("--at", help="pinned time for countdowns, ISO 8601 (default: now)")
-    render.add_argument("--svg", type=Path, help="also write the filled SVG here")
+    render.add_argument("--svg", type=Path, help="also write the filled SVG here (text as paths)")
     render.set_defaults(command=render_image)
 
     check = commands.add_parser("lint", help="lint template folders (exit 1 on errors)")
@@ -174,7 +174,7 @@ def render_image(args: argparse.Namespace) -> int:
     job = render.plan(template, values, format=args.format, budget=budget, at=at)
     result = render.render(job)
     if args.svg:
-        args.svg.write_text(render.fill(job))
+        args.svg.write_text(render.svg(job))
     args.out.write_bytes(result.encoded.data)
     encoded = result.encoded
     stages = ", ".join(f"{stage} {seconds * 1000:.0f}" for stage, seconds in result.timings.items())

@@ -240,3 +240,34 @@ def test_a_style_the_engine_cannot_read_names_the_element(make_template):
     )
     with pytest.raises(TemplateError, match=r"x.*font-weight"):
         load_template(make_template(svg))
+
+
+def test_the_fonts_are_the_pinned_files():
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "fonts/fetch.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
+
+
+SCRIPTS = {  # a letter of each script the bundle must cover, and emoji
+    "Latin": "Ł", "Vietnamese": "ễ", "Greek": "Ω", "Cyrillic": "Ж", "Armenian": "Ա",
+    "Georgian": "ა", "Hebrew": "א", "Arabic": "ع", "Persian": "پ", "Urdu": "ے",
+    "Devanagari": "क", "Bengali": "ক", "Tamil": "த", "Telugu": "వ", "Thai": "ก", "Lao": "ກ",
+    "Khmer": "ក", "Ethiopic": "አ", "Simplified": "们", "Traditional": "們", "Japanese": "さ",
+    "Korean": "한", "Emoji": "😀",
+}  # fmt: skip
+
+
+def test_the_bundle_covers_every_script():
+    from fontTools.ttLib import TTFont
+
+    from .text_oracle import FONTS
+
+    cmaps = [TTFont(p, fontNumber=0, lazy=True).getBestCmap() for p in FONTS.glob("*.[ot]t[fc]")]
+    missing = [name for name, char in SCRIPTS.items() if not any(ord(char) in c for c in cmaps)]
+    assert missing == []

@@ -204,3 +204,19 @@ def test_lint_and_the_cli_report_the_missing_character(templates, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0 and "korean: no bundled font has U+13000" in done.stdout
     ET.fromstring((templates / "corpus" / "template.svg").read_text())  # still a clean template
+
+
+def test_the_cli_svg_is_plain_svg_that_draws_the_same(cli_render):
+    """--svg writes paths and images, not the renderer's glyph elements: any viewer draws it,
+    and CairoSVG drawing those paths puts every line where the renderer did."""
+    from renderer.core.raster import Fetcher, rasterize
+
+    svg, image = cli_render
+    assert "urn:mms-renderer:text" not in svg
+    plain = rasterize(svg.encode(), Fetcher("/nonexistent", {}), WIDTH, HEIGHT).convert("RGB")
+    for index, key in enumerate(CORPUS):
+        row = (0, ROW * index, WIDTH, ROW * (index + 1))
+        theirs, ours = ink(plain.crop(row)), ink(image.crop(row))
+        if ours:
+            assert max(abs(a - b) for a, b in zip(theirs, ours, strict=True)) <= 2, key
+    assert colourful(plain.crop((0, ROW * 24, WIDTH, ROW * 25))) > 150, "emoji as images"

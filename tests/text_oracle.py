@@ -30,19 +30,19 @@ def cmap(face_id: str) -> dict[int, str]:
 
 
 def glyph_runs(group: ET.Element) -> list[tuple[str, float, list[tuple[int, float, float]]]]:
-    """(face, size, [(glyph id, x, y)]) of each glyph element under ``group``."""
+    """(face, size, [(glyph id, x, y)]) of each glyph element under ``group``, or of each
+    path of the plain SVG the CLI writes (which names its font and glyphs; size 0)."""
     runs = []
-    for element in group.iter(GLYPHS):
-        glyphs = [
-            tuple(float(v) for v in item.split(",")) for item in element.get("glyphs").split()
-        ]
-        runs.append(
-            (
-                element.get("face"),
-                float(element.get("size")),
-                [(int(g), x, y) for g, x, y in glyphs],
-            )
-        )
+    for element in group.iter():
+        if element.tag == GLYPHS:
+            face, size = element.get("face"), float(element.get("size"))
+            glyphs = element.get("glyphs")
+        elif element.get("data-font"):
+            face, size, glyphs = element.get("data-font"), 0.0, element.get("data-glyphs")
+        else:
+            continue
+        placed = [tuple(float(v) for v in item.split(",")) for item in glyphs.split()]
+        runs.append((face, size, [(int(g), x, y) for g, x, y in placed]))
     return runs
 
 

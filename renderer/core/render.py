@@ -115,6 +115,15 @@ def fill(job: Job) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
+def svg(job: Job) -> str:
+    """The filled SVG with its text set as plain paths (and emoji as images): what any SVG
+    viewer draws the same as the renderer does. The CLI's ``--svg``."""
+    root = job.template.parse(job.template.fill(job.values, job.now))
+    text.typeset(root)
+    text.export(root)
+    return ET.tostring(root, encoding="unicode")
+
+
 def render(job: Job) -> Rendered:
     """Draw and encode ``job``. CPU-bound: the service runs it off the event loop.
 

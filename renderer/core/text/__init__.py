@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import renderer.core.text.draw  # noqa: F401 (registers the glyph element with CairoSVG)
 from renderer.core.errors import TemplateError
+from renderer.core.text.export import export
 from renderer.core.text.fontset import fontset
 from renderer.core.text.layout import FIT_WIDTH, MAX_LINES, MIN_SIZE, Fitted, set_text
 from renderer.core.text.lines import ELLIPSIS, measure
@@ -20,7 +21,7 @@ from renderer.core.text.runs import Span, itemize
 from renderer.core.text.style import StyleError, TextStyle, computed
 
 __all__ = [
-    "ELLIPSIS", "FIT_WIDTH", "MAX_LINES", "MIN_SIZE", "Fitted", "TextStyle", "fontset",
+    "ELLIPSIS", "FIT_WIDTH", "MAX_LINES", "MIN_SIZE", "Fitted", "TextStyle", "export", "fontset",
     "typeset", "width",
 ]  # fmt: skip
 
