@@ -124,6 +124,7 @@ class Template:
                     "required": f.required,
                     "default": f.default,
                     "max_length": f.max_length if f.type in fields.TEXT_TYPES else None,
+                    "missing_glyphs": f.missing_glyphs if f.type == "text" else None,
                     "live": f.live,
                     "min": None if f.min is None else str(f.min),
                     "max": None if f.max is None else str(f.max),

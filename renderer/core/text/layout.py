@@ -9,13 +9,14 @@ default half the size), ``data-max-lines`` (default 1) and ``data-line-height`` 
 font size, default 1.2).
 """
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from renderer.core.errors import TemplateError
 from renderer.core.text.draw import TAG, glyphs_attribute
 from renderer.core.text.fontset import fontset
-from renderer.core.text.lines import fit, left_edge, place
+from renderer.core.text.lines import left_edge, place, scale_to_fit, set_at
 from renderer.core.text.runs import Span, itemize
 from renderer.core.text.style import TextStyle, first, length, resolve
 
@@ -87,10 +88,12 @@ def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -
     paragraphs = [itemize("".join(c.text), spans, c.span_of, style.direction == "rtl")
                   for c in chunks if c.text]  # fmt: skip
     k_min = min(1.0, min_size / style.size) if style.size else 1.0
-    fits = [fit(p, box, k_min, max(1, max_lines)) for p in paragraphs]
-    k = min((f[0] for f in fits), default=1.0)
-    laid = [f[1] if f[0] == k else fit(p, box, k, max(1, max_lines))[1]
-            for p, f in zip(paragraphs, fits, strict=True)]  # fmt: skip
+    max_lines = max(1, max_lines)
+    k = min((scale_to_fit(p, box, k_min, max_lines) for p in paragraphs), default=1.0)
+    if k < 1.0:  # a size on a quarter-pixel grid: cairo reuses its glyphs at that size
+        k = max(k_min, math.floor(style.size * k * 4) / (4 * style.size))
+    settings = [set_at(p, box, k, max_lines) for p in paragraphs]
+    laid = [lines for lines, _ in settings]
     group = ET.Element(f"{{{SVG}}}g", {a: v for a, v in element.attrib.items()
                                        if a not in LAYOUT_ATTRIBUTES})  # fmt: skip
     group.tail = element.tail
@@ -122,7 +125,7 @@ def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -
         text="\n".join(texts),
         size=round((spans[0].style.size if spans else style.size) * k, 2),
         width=round(max(widths, default=0.0), 1),
-        ellipsized=any(f[2] for f in fits),
+        ellipsized=any(cut for _, cut in settings),
         lines=sum(len(chunk_lines) for chunk_lines in laid),
         fitted=box is not None,
         box=_union(boxes),

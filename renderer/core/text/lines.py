@@ -16,6 +16,7 @@ ELLIPSIS = "…"
 # Cut text ends before any of these: a space, or a bidi or joiner mark left dangling.
 _DANGLING = re.compile("[\\s\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069]+$")
 SEARCH_STEPS = 14
+SLACK = 1e-6  # px: a width computed to fit exactly may come out a rounding over
 
 
 @dataclass
@@ -75,7 +76,7 @@ def wrap(paragraph: Paragraph, box: float, k: float) -> list[Line]:
     last_break = None  # the end of the last cluster a line may break after
     for index, (_, end) in enumerate(bounds):
         line_start, line_end = _trimmed(paragraph, start, end)
-        if measure(paragraph, line_start, line_end, k) > box and line_end > line_start:
+        if measure(paragraph, line_start, line_end, k) > box + SLACK and line_end > line_start:
             if last_break is not None and last_break > start:
                 cut = last_break
             else:  # one word wider than the line: break it between clusters
@@ -88,37 +89,53 @@ def wrap(paragraph: Paragraph, box: float, k: float) -> list[Line]:
     return [line for line in lines if line.end > line.start] or [lines[-1]]
 
 
-def fit(
-    paragraph: Paragraph, box: float | None, k_min: float, max_lines: int
-) -> tuple[float, list[Line], bool]:
-    """(scale, lines, cut): the largest font scale down to ``k_min`` at which the paragraph
-    fits ``box`` in ``max_lines`` lines; at ``k_min`` the last line is cut with "…"."""
-    whole = Line(paragraph, *_trimmed(paragraph, 0, len(paragraph.text)))
-    if box is None:
-        return 1.0, [whole], False
-    if max_lines <= 1:
-        if whole.width(1.0) <= box:
-            return 1.0, [whole], False
+def scale_to_fit(paragraph: Paragraph, box: float | None, k_min: float, max_lines: int) -> float:
+    """The largest font scale from 1 down to ``k_min`` at which the paragraph fits ``box`` in
+    ``max_lines`` lines (``k_min`` when it fits at none: it will be cut)."""
+    if box is None or _fits(paragraph, box, 1.0, max_lines):
+        return 1.0
+    if max_lines <= 1:  # widths scale linearly: solve for the scale
+        whole = _whole(paragraph)
         advance = sum(paragraph.advance[whole.start : whole.end])
         spacing = sum(paragraph.spacing[whole.start : whole.end])
-        k = (box - spacing) / advance if advance else k_min
-        if k >= k_min:
-            return k, [whole], False
-        return k_min, [ellipsize(whole, box, k_min)], True
-    if len(wrap(paragraph, box, 1.0)) <= max_lines:
-        return 1.0, wrap(paragraph, box, 1.0), False
-    if len(wrap(paragraph, box, k_min)) <= max_lines:
-        low, high = k_min, 1.0  # fits at low, not at high
-        for _ in range(SEARCH_STEPS):
-            middle = (low + high) / 2
-            if len(wrap(paragraph, box, middle)) <= max_lines:
-                low = middle
-            else:
-                high = middle
-        return low, wrap(paragraph, box, low), False
-    lines = wrap(paragraph, box, k_min)[: max_lines - 1]
-    rest = Line(paragraph, *_trimmed(paragraph, lines[-1].end, len(paragraph.text)))
-    return k_min, [*lines, ellipsize(rest, box, k_min)], True
+        return max(k_min, min(1.0, (box - spacing) / advance)) if advance > 0 else k_min
+    if not _fits(paragraph, box, k_min, max_lines):
+        return k_min
+    low, high = k_min, 1.0  # fits at low, not at high
+    for _ in range(SEARCH_STEPS):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _fits(paragraph, box, middle, max_lines) else (low, middle)
+    return low
+
+
+def set_at(
+    paragraph: Paragraph, box: float | None, k: float, max_lines: int
+) -> tuple[list[Line], bool]:
+    """(lines, cut): the paragraph at scale ``k`` in at most ``max_lines`` lines of ``box``,
+    the last one cut with "…" when the text does not fit."""
+    whole = _whole(paragraph)
+    if box is None:
+        return [whole], False
+    if max_lines <= 1:
+        if whole.width(k) <= box + SLACK:
+            return [whole], False
+        return [ellipsize(whole, box, k)], True
+    lines = wrap(paragraph, box, k)
+    if len(lines) <= max_lines:
+        return lines, False
+    kept = lines[: max_lines - 1]
+    rest = Line(paragraph, *_trimmed(paragraph, kept[-1].end, len(paragraph.text)))
+    return [*kept, ellipsize(rest, box, k)], True
+
+
+def _whole(paragraph: Paragraph) -> Line:
+    return Line(paragraph, *_trimmed(paragraph, 0, len(paragraph.text)))
+
+
+def _fits(paragraph: Paragraph, box: float, k: float, max_lines: int) -> bool:
+    if max_lines <= 1:
+        return _whole(paragraph).width(k) <= box + SLACK
+    return len(wrap(paragraph, box, k)) <= max_lines
 
 
 def ellipsize(line: Line, box: float, k: float) -> Line:
@@ -138,7 +155,7 @@ def ellipsize(line: Line, box: float, k: float) -> Line:
     low, high = 0, len(ends)  # the answer is in [low, high]
     while low < high:
         middle = (low + high + 1) // 2
-        if candidate(middle).width(k) <= box:
+        if candidate(middle).width(k) <= box + SLACK:
             low = middle
         else:
             high = middle - 1
