@@ -242,6 +242,23 @@ def test_a_style_the_engine_cannot_read_names_the_element(make_template):
         load_template(make_template(svg))
 
 
+def test_an_absurd_size_draws_nothing_and_breaks_nothing_after_it():
+    """FreeType refuses a glyph of 65,536 px, and cairo then fails that font for good: the
+    engine skips such glyphs, so the next render with the same font still draws."""
+    before = pixels('<text x="10" y="100" font-family="Inter" font-size="60">Ana</text>')
+    pixels('<text x="10" y="100" font-family="Inter" font-size="1000000">Ana</text>')
+    pixels('<g transform="scale(5000)"><text font-family="Inter" font-size="40">A</text></g>')
+    after = pixels('<text x="10" y="100" font-family="Inter" font-size="60">Ana</text>')
+    assert ink(before) and after.tobytes() == before.tobytes()
+
+
+def test_a_position_the_engine_cannot_read_names_the_element():
+    from renderer.core.errors import TemplateError
+
+    with pytest.raises(TemplateError, match="greeting"):
+        setting('<text id="greeting" x="left">Ana</text>')
+
+
 def test_the_fonts_are_the_pinned_files():
     import subprocess
     import sys

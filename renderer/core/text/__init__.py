@@ -18,7 +18,7 @@ from renderer.core.text.fontset import fontset
 from renderer.core.text.layout import FIT_WIDTH, MAX_LINES, MIN_SIZE, Fitted, set_text
 from renderer.core.text.lines import ELLIPSIS, measure
 from renderer.core.text.runs import Span, itemize
-from renderer.core.text.style import StyleError, TextStyle, computed
+from renderer.core.text.style import TextStyle, computed
 
 __all__ = [
     "ELLIPSIS", "FIT_WIDTH", "MAX_LINES", "MIN_SIZE", "Fitted", "TextStyle", "export", "fontset",
@@ -42,11 +42,10 @@ def typeset(root: ET.Element, within: Iterable[ET.Element] | None = None) -> lis
     done = []
     for element in texts:
         try:
-            style = computed(element, parents)
-        except StyleError as exc:
+            done.append(set_text(element, computed(element, parents), parents.get(element)))
+        except ValueError as exc:  # a style or a position the engine cannot read
             name = element.get("id") or "text"
             raise TemplateError(f"<text id={name!r}>: {exc}") from None
-        done.append(set_text(element, style, parents.get(element)))
     return done
 
 

@@ -30,6 +30,9 @@ from renderer.core.text.fontset import Face, fontset
 NS = "urn:mms-renderer:text"
 TAG = f"{{{NS}}}glyphs"
 MAX_BITMAPS = 512  # decoded emoji kept
+# FreeType refuses a size of 65,536 px and more, and cairo then fails every later use of that
+# font: a glyph drawn this large (font size times the transforms) is skipped instead.
+MAX_PIXELS = 16_384
 FT_LOAD_NO_HINTING, FT_LOAD_NO_BITMAP = 1 << 1, 1 << 3
 
 _ffi = cffi.FFI()
@@ -69,6 +72,10 @@ def draw(surface, node) -> None:
         gid, x, y = item.split(",")
         glyphs.append((int(gid), float(x), float(y)))
     context = surface.context
+    xx, yx, xy, yy, _, _ = context.get_matrix().as_tuple()
+    pixels = size * max(abs(xx) + abs(xy), abs(yx) + abs(yy))
+    if not 0 < pixels <= MAX_PIXELS:
+        return
     paint = _solid_paint(surface, node)
     if face.color:
         if paint is not None:
@@ -107,9 +114,9 @@ def _solid_paint(surface, node) -> tuple[float, float, float, float] | None:
 def cairo_face(face: Face) -> cairo.FontFace:
     """A cairo font face on the same file and face index as HarfBuzz shapes with."""
     found = _cairo_faces.get(face.id)
-    if found is not None:
+    if found is not None and not cairo.cairo.cairo_font_face_status(found._pointer):
         return found
-    with _lock:
+    with _lock:  # (again, if cairo put the face in an error state)
         if not _library[0] and _freetype.FT_Init_FreeType(_library):
             raise RuntimeError("FreeType did not start")
         ft_face = _ffi.new("FT_Face *")

@@ -9,9 +9,13 @@ default half the size), ``data-max-lines`` (default 1) and ``data-line-height`` 
 font size, default 1.2).
 """
 
+import copy
 import math
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+
+from cachetools import LRUCache
 
 from renderer.core.errors import TemplateError
 from renderer.core.text.draw import TAG, glyphs_attribute
@@ -30,6 +34,8 @@ LAYOUT_ATTRIBUTES = {"x", "y", "dx", "dy", "rotate", "textLength", "lengthAdjust
 PAINT = ("fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity",
          "stroke-linejoin", "stroke-linecap", "stroke-dasharray", "stroke-dashoffset",
          "stroke-miterlimit", "opacity", "style", "class", "visibility", "display")  # fmt: skip
+_settled: LRUCache = LRUCache(maxsize=512)  # (element, style) -> (glyph group, Fitted)
+_lock = threading.Lock()
 BASELINES = {  # dominant-baseline: where the alphabetic baseline sits below y, in metrics
     "middle": lambda m: m["x_height"] / 2,
     "central": lambda m: (m["ascender"] + m["descender"]) / 2,
@@ -71,7 +77,26 @@ class Chunk:
 
 
 def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -> Fitted:
-    """Lay ``element`` out and put glyph elements where it was; what was done."""
+    """Lay ``element`` out and put glyph elements where it was; what was done.
+
+    The same element in the same style comes out the same: a template's lines that do not
+    change between recipients (a discount, a countdown) are set once and copied."""
+    key = (ET.tostring(element), style)
+    with _lock:
+        found = _settled.get(key)
+    if found is None:
+        found = _set(element, style)
+        with _lock:
+            _settled[key] = found
+    group, fitted = found
+    if parent is not None:
+        index = list(parent).index(element)
+        parent.remove(element)
+        parent.insert(index, copy.deepcopy(group))
+    return fitted
+
+
+def _set(element: ET.Element, style: TextStyle) -> tuple[ET.Element, Fitted]:
     name = element.get("id") or "text"
     try:
         box = _number(element, FIT_WIDTH, None)
@@ -112,15 +137,11 @@ def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -
         boxes += found
         texts += [line.text for line in chunk_lines]
         widths += [line.width(k) for line in chunk_lines]
-    if parent is not None:
-        index = list(parent).index(element)
-        parent.remove(element)
-        parent.insert(index, group)
     missing = tuple(dict.fromkeys(c for p in paragraphs for c in p.missing))
     title = ET.Element(f"{{{SVG}}}title")  # the words: for search and screen readers
     title.text = " ".join(texts)
     group.insert(0, title)
-    return Fitted(
+    return group, Fitted(
         id=name,
         text="\n".join(texts),
         size=round((spans[0].style.size if spans else style.size) * k, 2),
