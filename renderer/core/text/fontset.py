@@ -139,8 +139,7 @@ class Fontset:
         if chain is None:
             faces = [self.match(name, weight, italic) for name in families]
             faces += [_closest(group, weight, italic) for group in self.fallback]
-            seen: set[int] = set()
-            chain = tuple(f for f in faces if f and not (id(f) in seen or seen.add(id(f))))
+            chain = tuple(dict.fromkeys(face for face in faces if face is not None))
             self._chains[cache_key] = chain
         return chain
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from renderer.core.text.bidi import visual_order
 from renderer.core.text.runs import Paragraph, Run, itemize
+from renderer.core.text.segment import break_after
 
 ELLIPSIS = "…"
 # Cut text ends before any of these: a space, or a bidi or joiner mark left dangling.
@@ -50,7 +51,8 @@ class PlacedRun:
 def measure(paragraph: Paragraph, start: int, end: int, k: float) -> float:
     """Width in px of characters ``start:end`` at font scale ``k``. As browsers do, the
     letter-spacing after the last character counts."""
-    return k * sum(paragraph.advance[start:end]) + sum(paragraph.spacing[start:end])
+    advance = paragraph.advance_sums[end] - paragraph.advance_sums[start]
+    return k * advance + paragraph.spacing_sums[end] - paragraph.spacing_sums[start]
 
 
 def _trimmed(paragraph: Paragraph, start: int, end: int) -> tuple[int, int]:
@@ -65,8 +67,6 @@ def _trimmed(paragraph: Paragraph, start: int, end: int) -> tuple[int, int]:
 def wrap(paragraph: Paragraph, box: float, k: float) -> list[Line]:
     """Greedy lines no wider than ``box`` at scale ``k``: breaks where segment allows, and
     inside a word only when the word alone is wider than the line."""
-    from renderer.core.text.segment import break_after
-
     bounds = paragraph.bounds
     if not bounds:
         return [Line(paragraph, 0, 0)]
@@ -96,8 +96,8 @@ def scale_to_fit(paragraph: Paragraph, box: float | None, k_min: float, max_line
         return 1.0
     if max_lines <= 1:  # widths scale linearly: solve for the scale
         whole = _whole(paragraph)
-        advance = sum(paragraph.advance[whole.start : whole.end])
-        spacing = sum(paragraph.spacing[whole.start : whole.end])
+        advance = paragraph.advance_sums[whole.end] - paragraph.advance_sums[whole.start]
+        spacing = paragraph.spacing_sums[whole.end] - paragraph.spacing_sums[whole.start]
         return max(k_min, min(1.0, (box - spacing) / advance)) if advance > 0 else k_min
     if not _fits(paragraph, box, k_min, max_lines):
         return k_min

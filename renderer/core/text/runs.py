@@ -9,7 +9,8 @@ units-per-em: the result does not depend on the font size, and is cached.
 """
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import accumulate
 
 import uharfbuzz as hb
 from cachetools import LRUCache
@@ -74,6 +75,13 @@ class Paragraph:
     advance: list[float]  # px at scale 1, on each glyph's cluster character
     spacing: list[float]  # px after each character: letter- and word-spacing
     missing: list[str]  # characters no bundled font has
+    # running totals of advance and spacing (index i: the first i characters): a width in O(1)
+    advance_sums: list[float] = field(default_factory=list)
+    spacing_sums: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.advance_sums = [0.0, *accumulate(self.advance)]
+        self.spacing_sums = [0.0, *accumulate(self.spacing)]
 
 
 def itemize(text: str, spans: list[Span], span_of: list[int], rtl: bool) -> Paragraph:
