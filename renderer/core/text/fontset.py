@@ -7,6 +7,7 @@ matched as CSS matches ``font-family`` with ``font-weight`` and ``font-style``; 
 faces lack is drawn from the first family of the fallback chain whose face covers it.
 """
 
+import os
 import re
 import threading
 import tomllib
@@ -237,10 +238,12 @@ _loading = threading.Lock()
 
 
 def fontset() -> Fontset:
-    """The process's fonts, loaded on first use."""
+    """The process's fonts, loaded on first use. Anything cairo would still look up through
+    fontconfig (an SVG inside an image) is pointed at the same folder, never the system's."""
     global _fontset
     if _fontset is None:
         with _loading:
             if _fontset is None:
+                os.environ["FONTCONFIG_FILE"] = str(FONTS_DIR / "fonts.conf")
                 _fontset = Fontset()
     return _fontset
