@@ -23,7 +23,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from PIL import Image
 
 from renderer.core import compose, fields, fit, fonts, guard, limits, live
-from renderer.core.encode import QualityPredictor
+from renderer.core.encode import QualityPredictor, StaticRows
 from renderer.core.errors import (
     FieldErrors,
     FieldProblem,
@@ -62,6 +62,7 @@ class Template:
     animation: Animation | None = None
     layers: compose.Layers = field(default=None, repr=False)  # how it is drawn
     predictor: QualityPredictor = field(default_factory=QualityPredictor, repr=False)
+    rows: StaticRows = field(default=None, repr=False)  # its static image as JPEG rows
 
     @property
     def live_fields(self) -> list[str]:
@@ -224,6 +225,8 @@ def load_template(folder: Path) -> Template:
         layers=layers,
         animation=manifest.get("animation"),
     )
+    size = (template.width, template.height)
+    template.rows = StaticRows(lambda: compose.static_image(layers, size))
     _try_fill(template)
     return template
 

@@ -21,6 +21,8 @@ root element or ``<style>`` varies, or that refers across runs by id renders who
 through ``raster.rasterize``; ``Layers.reason`` says why.
 """
 
+import hashlib
+import math
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -68,6 +70,7 @@ class Layers:
     runs: list[Run] = field(default_factory=list)
     reason: str = ""
     opaque: bool = False  # the first run covers every pixel: the result needs no alpha
+    static: Image.Image | None = field(default=None, repr=False)  # no dynamic run drawn
     # filled dynamic runs seen once, and those seen again with their drawn pieces
     seen: LRUCache = field(default_factory=lambda: LRUCache(maxsize=1024), repr=False)
     pieces: LRUCache = field(default_factory=lambda: LRUCache(maxsize=REPEATS), repr=False)
@@ -171,6 +174,17 @@ def prepare(layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[in
             layers.opaque = alpha.getextrema()[0] == 255
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A dynamic run of one image, ready to paint: a cairo source whose pixels lie in ``box``
+    (left, top, right, bottom; None when it draws nothing visible), placed at ``offset``."""
+
+    source: cairo.Surface
+    box: tuple[int, int, int, int] | None
+    offset: tuple[int, int] = (0, 0)
+    key: bytes | None = None  # a kept piece's digest: the same pixels every time
+
+
 def compose(
     layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int]
 ) -> Image.Image:
@@ -178,31 +192,101 @@ def compose(
 
     Returns RGB when the first static run covers every pixel, else RGBA.
     """
-    width, height = size
-    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, width, height)
-    context = cairo.Context(surface)
-    for run in layers.runs:
-        if run.static:
-            _paint(context, run.surface, run.box, (0, 0))
-        elif any(child.get(MARK) in run.marks for child in filled):
-            svg = ET.tostring(_subset(filled, run.marks))
-            with layers.lock:
-                piece = layers.pieces.get(svg)
-                again = piece is None and svg in layers.seen
-                layers.seen[svg] = True
-            if piece is None and again:
-                piece = _piece(svg, fetcher, size)
+    return paint(layers, draw_dynamic(layers, filled, fetcher, size), size, (0, size[1]))
+
+
+@dataclass(frozen=True)
+class ChangedRows:
+    """The rows of one image that differ from the template's static image (``static_image``),
+    in rows of ``align`` pixels (a JPEG's MCU height)."""
+
+    bands: list[tuple[int, Image.Image]]  # (first pixel row, the full-width rows), in order
+    keys: dict[int, bytes | None]  # row -> what is drawn on it, when only kept pieces are
+    # (their pixels recur image after image, so the row's encoding can be kept too)
+
+
+def compose_rows(
+    layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int], align: int
+) -> ChangedRows:
+    """Only the rows a filled tree changes: where its dynamic runs have pixels."""
+    drawn = draw_dynamic(layers, filled, fetcher, size)
+    touching: dict[int, list[Drawn]] = {}
+    for piece in drawn.values():
+        if piece.box is not None:
+            for row in range(piece.box[1] // align, -(-piece.box[3] // align)):
+                touching.setdefault(row, []).append(piece)
+    keys = {
+        row: None
+        if any(piece.key is None for piece in pieces)
+        else hashlib.sha256(b"".join(sorted(piece.key for piece in pieces))).digest()
+        for row, pieces in touching.items()
+    }
+    bands, rows = [], sorted(touching)
+    while rows:
+        start = end = rows.pop(0)
+        while rows and rows[0] == end + 1:
+            end = rows.pop(0)
+        span = (start * align, min(size[1], (end + 1) * align))
+        bands.append((span[0], paint(layers, drawn, size, span)))
+    return ChangedRows(bands, keys)
+
+
+def static_image(layers: Layers, size: tuple[int, int]) -> Image.Image:
+    """The template with no dynamic run drawn: what every row outside a band shows."""
+    with layers.lock:
+        if layers.static is None:
+            layers.static = paint(layers, {}, size, (0, size[1]))
+        return layers.static
+
+
+def draw_dynamic(
+    layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int]
+) -> dict[int, Drawn]:
+    """Each dynamic run of ``filled`` recorded (cairo keeps the drawing operations, and knows
+    where they leave ink), by its index in ``layers.runs``. A run drawn the same before is
+    rasterized once into a small piece, kept, and painted from then on."""
+    drawn = {}
+    for index, run in enumerate(layers.runs):
+        if run.static or not any(child.get(MARK) in run.marks for child in filled):
+            continue
+        svg = ET.tostring(_subset(filled, run.marks))
+        with layers.lock:
+            piece = layers.pieces.get(svg)
+            again = piece is None and svg in layers.seen
+            layers.seen[svg] = True
+        if piece is None:
+            piece = _record(svg, fetcher, size)
+            if again:
+                piece = _rasterized(piece, hashlib.sha256(svg).digest())
                 with layers.lock:
                     layers.pieces[svg] = piece
-            if piece is None:
-                _draw(surface, svg, fetcher, size)
-            else:
-                _paint(context, piece[0], piece[1], piece[1][:2])
+        drawn[index] = piece
+    return drawn
+
+
+def paint(
+    layers: Layers, drawn: dict[int, Drawn], size: tuple[int, int], rows: tuple[int, int]
+) -> Image.Image:
+    """Rows ``rows`` (first, end) of the image: static runs and ``drawn`` in document order.
+
+    Returns RGB when the first static run covers every pixel, else RGBA.
+    """
+    width = size[0]
+    top, bottom = rows
+    band = (width, bottom - top)
+    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, width, max(1, bottom - top))
+    context = cairo.Context(surface)
+    context.translate(0, -top)
+    for index, run in enumerate(layers.runs):
+        if run.static:
+            _paint(context, run.surface, run.box, (0, 0))
+        elif index in drawn:
+            _paint(context, drawn[index].source, drawn[index].box, drawn[index].offset)
     surface.flush()
     data, stride = surface.get_data(), surface.get_stride()
     if layers.opaque:  # the decoders copy: the image does not hold on to the surface
-        return Image.frombuffer("RGB", size, data, "raw", "BGRX", stride, 1)
-    return Image.frombuffer("RGBA", size, data, "raw", "BGRa", stride, 1)
+        return Image.frombuffer("RGB", band, data, "raw", "BGRX", stride, 1)
+    return Image.frombuffer("RGBA", band, data, "raw", "BGRa", stride, 1)
 
 
 def fit_dynamic(layers: Layers, filled: ET.Element) -> list[fit.Fitted]:
@@ -218,12 +302,12 @@ def fit_dynamic(layers: Layers, filled: ET.Element) -> list[fit.Fitted]:
 class _Onto(cairosvg.surface.PNGSurface):
     """A CairoSVG surface that draws onto a cairo surface we already have."""
 
-    def __init__(self, target: cairo.ImageSurface, tree, size: tuple[int, int]):
-        self._target = target
+    def __init__(self, target: cairo.Surface, tree, size: tuple[int, int]):
+        self._target, self._size = target, size
         super().__init__(tree, None, DPI, output_width=size[0], output_height=size[1])
 
     def _create_surface(self, width, height):
-        return self._target, self._target.get_width(), self._target.get_height()
+        return self._target, *self._size
 
 
 def _paint(context: cairo.Context, source, box, offset: tuple[int, int]) -> None:
@@ -239,24 +323,33 @@ def _paint(context: cairo.Context, source, box, offset: tuple[int, int]) -> None
     context.restore()
 
 
-def _piece(svg: bytes, fetcher: Fetcher, size: tuple[int, int]):
-    """A dynamic run drawn alone, cropped to where it has pixels: (surface, box)."""
-    full = cairo.ImageSurface(cairo.FORMAT_ARGB32, *size)
-    _draw(full, svg, fetcher, size)
-    full.flush()
-    alpha = Image.frombuffer("RGBA", size, full.get_data(), "raw", "BGRa", full.get_stride(), 1)
-    box = alpha.getchannel("A").getbbox()
-    if box is None:
-        return cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1), None
-    left, top, right, bottom = box
+def _record(svg: bytes, fetcher: Fetcher, size: tuple[int, int]) -> Drawn:
+    """A dynamic run drawn into a recording surface: no pixels yet, and its ink box known."""
+    recording = cairo.RecordingSurface(cairo.CONTENT_COLOR_ALPHA, (0, 0, *size))
+    _draw(recording, svg, fetcher, size)
+    x, y, width, height = recording.ink_extents()
+    if width <= 0 or height <= 0:
+        return Drawn(recording, None)
+    left, top = max(0, math.floor(x)), max(0, math.floor(y))
+    right, bottom = min(size[0], math.ceil(x + width)), min(size[1], math.ceil(y + height))
+    if right <= left or bottom <= top:
+        return Drawn(recording, None)
+    return Drawn(recording, (left, top, right, bottom))
+
+
+def _rasterized(recorded: Drawn, key: bytes) -> Drawn:
+    """A recorded run as pixels cropped to its box: cheaper to paint again and again."""
+    if recorded.box is None:
+        return Drawn(recorded.source, None, key=key)
+    left, top, right, bottom = recorded.box
     piece = cairo.ImageSurface(cairo.FORMAT_ARGB32, right - left, bottom - top)
     context = cairo.Context(piece)
-    context.set_source_surface(full, -left, -top)
+    context.set_source_surface(recorded.source, -left, -top)
     context.paint()
-    return piece, (left, top, right, bottom)
+    return Drawn(piece, recorded.box, (left, top), key)
 
 
-def _draw(target: cairo.ImageSurface, svg: bytes, fetcher: Fetcher, size) -> None:
+def _draw(target: cairo.Surface, svg: bytes, fetcher: Fetcher, size) -> None:
     try:
         tree = cairosvg.parser.Tree(
             bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher

@@ -11,11 +11,16 @@ When even the lowest allowed setting does not fit, the image is scaled down in s
 that fails too, BudgetError. Unlike thumbor, an oversized image is never returned.
 """
 
+import contextlib
 import io
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachetools import LRUCache
 from PIL import Image, ImageChops
 
+from renderer.core import jpeg
 from renderer.core.errors import BudgetError
 from renderer.core.limits import (
     HARD_CAP_BYTES,
@@ -121,6 +126,103 @@ def encode(
         image = image.resize(smaller, Image.Resampling.LANCZOS)
 
 
+class StaticRows:
+    """A template's rows as JPEG segments, per quality: the static image's (encoded once, the
+    first time a quality is tried, for a few qualities), and rows whose drawing recurs (a
+    campaign's QR code), kept by what is drawn on them, within a byte bound."""
+
+    QUALITIES = 8  # static images kept: a steady stream uses one or two qualities
+    RECURRING_BYTES = 8_000_000
+
+    def __init__(self, static: Callable[[], Image.Image]):
+        self._static = static  # drawn only when first needed
+        self._pieces: dict[int, jpeg.Pieces] = {}
+        self._recurring: LRUCache[tuple[int, int, bytes], bytes] = LRUCache(
+            self.RECURRING_BYTES, getsizeof=len
+        )
+        self._lock = threading.Lock()
+
+    def pieces(self, quality: int) -> jpeg.Pieces:
+        with self._lock:
+            found = self._pieces.get(quality)
+            if found is None:
+                found = jpeg.cut(jpeg.encode(_flatten(self._static()), quality))
+                if len(self._pieces) >= self.QUALITIES:
+                    del self._pieces[next(iter(self._pieces))]
+                self._pieces[quality] = found
+            return found
+
+    def recurring(self, quality: int, row: int, key: bytes | None) -> bytes | None:
+        if key is None:
+            return None
+        with self._lock:
+            return self._recurring.get((quality, row, key))
+
+    def keep(self, quality: int, row: int, key: bytes | None, segment: bytes) -> None:
+        if key is not None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._recurring[quality, row, key] = segment
+
+
+def encode_rows(
+    bands: list[tuple[int, Image.Image]],
+    keys: dict[int, bytes | None],
+    size: tuple[int, int],
+    rows: StaticRows,
+    budget: int,
+    predictor: QualityPredictor | None = None,
+) -> Encoded | None:
+    """A JPEG of the template's static image with ``bands`` (first pixel row, a multiple of
+    ``jpeg.MCU_ROWS``; the rows) drawn over it: only rows never seen are encoded, the rest
+    spliced from ``rows``. ``keys`` names what is drawn on a row whose drawing recurs. None
+    when the budget needs more than a plain quality (optimized tables, or a smaller image):
+    the caller then encodes the whole image."""
+    budget = check_budget(budget)
+    step = jpeg.MCU_ROWS
+    flat = [(first // step, _flatten(image)) for first, image in bands]
+
+    def encode_at(quality: int, optimize: bool) -> _Candidate | None:
+        if optimize:
+            return None
+        static = rows.pieces(quality)
+        segments = list(static.segments)
+        for start, image in flat:
+            fresh = []  # rows to encode: not kept from an earlier image
+            for row in range(start, start + -(-image.height // step)):
+                kept = rows.recurring(quality, row, keys.get(row))
+                if kept is None:
+                    fresh.append(row)
+                else:
+                    segments[row] = kept
+            for first, end in _spans(fresh):
+                crop = image.crop((0, (first - start) * step, image.width, (end - start) * step))
+                encoded = jpeg.cut(jpeg.encode(crop, quality)).segments
+                segments[first:end] = encoded
+                for row, segment in zip(range(first, end), encoded, strict=True):
+                    rows.keep(quality, row, keys.get(row), segment)
+        return _Candidate(
+            jpeg.joined_size(static.header, segments),
+            lambda: jpeg.splice(static.header, segments),
+        )
+
+    found, tries = _JpegSearch(budget, encode_at).run(predictor)
+    if found is None:
+        return None
+    data, quality, _ = found
+    return Encoded(data, "jpg", quality, None, size[0], size[1], tries)
+
+
+def _spans(rows: list[int]) -> list[tuple[int, int]]:
+    """Consecutive rows as (first, end) spans: ``[3, 4, 5, 9]`` -> ``[(3, 6), (9, 10)]``."""
+    spans: list[tuple[int, int]] = []
+    for row in rows:
+        if spans and spans[-1][1] == row:
+            spans[-1] = (spans[-1][0], row + 1)
+        else:
+            spans.append((row, row + 1))
+    return spans
+
+
 TICKS = (1, 2, 3, 5, 10, 15, 30, 60)  # seconds a countdown frame may stand for
 
 
@@ -212,7 +314,7 @@ def _merged(durations: list[int], tick: int) -> list[int]:
 def _best_fit(image: Image.Image, format: str, budget: int, predictor: QualityPredictor | None):
     """((data, quality, colours), encodes) for the best setting at this size, or (None, n)."""
     if format == "jpg":
-        return _JpegSearch(image, budget).run(predictor)
+        return _JpegSearch(budget, _whole(image)).run(predictor)
     tries = 0
     if format == "png":
         data = _save(image, "PNG")
@@ -227,13 +329,36 @@ def _best_fit(image: Image.Image, format: str, budget: int, predictor: QualityPr
     return None, tries
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """An encode whose size is known; ``write`` makes its bytes (a spliced JPEG is only
+    joined once it is chosen)."""
+
+    size: int
+    write: Callable[[], bytes]
+
+
+# (quality, optimized Huffman tables?) -> the encode, or None where it cannot be had
+EncodeAt = Callable[[int, bool], _Candidate | None]
+
+
+def _whole(image: Image.Image) -> EncodeAt:
+    def encode_at(quality: int, optimize: bool) -> _Candidate:
+        data = _save(
+            image, "JPEG", quality=quality, subsampling=2, optimize=optimize, restart_marker_rows=1
+        )
+        return _Candidate(len(data), lambda: data)
+
+    return encode_at
+
+
 class _JpegSearch:
     """The highest JPEG quality that fits one image, in as few encodes as can be."""
 
-    def __init__(self, image: Image.Image, budget: int):
-        self.image, self.budget = image, budget
+    def __init__(self, budget: int, encode_at: EncodeAt):
+        self.budget, self.encode_at = budget, encode_at
         self.sizes: dict[int, int] = {}  # quality -> size
-        self.best: tuple[bytes, int, None] | None = None
+        self.best: tuple[_Candidate, int] | None = None
         self.optimized = False  # the best is the lowest quality with optimized tables
         self.tries = 0
 
@@ -242,7 +367,7 @@ class _JpegSearch:
         if memory is None:
             self._search()
         elif memory.optimized:
-            if not self._fits_lowest() or len(self.best[0]) < self.budget * 0.9:
+            if not self._fits_lowest() or self.best[0].size < self.budget * 0.9:
                 self._search()  # it got easier: a plain quality may fit again
         elif self._fits(memory.quality):
             size = self.sizes[memory.quality]
@@ -258,7 +383,9 @@ class _JpegSearch:
             here, above = self.sizes.get(quality), self.sizes.get(quality + 1)
             step = above / here - 1 if here and above else (memory.step if memory else None)
             predictor.remember(self.budget, Memory(quality, step, self.optimized))
-        return self.best, self.tries
+        if self.best is None:
+            return None, self.tries
+        return (self.best[0].write(), self.best[1], None), self.tries
 
     def _search(self) -> None:
         self.best, self.optimized = None, False
@@ -274,27 +401,25 @@ class _JpegSearch:
                 high = middle - 1
 
     def _fits(self, quality: int) -> bool:
-        data = _jpeg(self.image, quality, optimize=False)
+        candidate = self.encode_at(quality, False)
         self.tries += 1
-        self.sizes[quality] = len(data)
-        if len(data) > self.budget:
+        self.sizes[quality] = candidate.size
+        if candidate.size > self.budget:
             return False
         if self.best is None or quality > self.best[1]:
-            self.best, self.optimized = (data, quality, None), False
+            self.best, self.optimized = (candidate, quality), False
         return True
 
     def _fits_lowest(self) -> bool:
         """The last 2% before scaling down: the lowest quality with optimized tables."""
-        data = _jpeg(self.image, MIN_QUALITY, optimize=True)
-        self.tries += 1
-        if len(data) > self.budget:
+        candidate = self.encode_at(MIN_QUALITY, True)
+        if candidate is None:
             return False
-        self.best, self.optimized = (data, MIN_QUALITY, None), True
+        self.tries += 1
+        if candidate.size > self.budget:
+            return False
+        self.best, self.optimized = (candidate, MIN_QUALITY), True
         return True
-
-
-def _jpeg(image: Image.Image, quality: int, optimize: bool) -> bytes:
-    return _save(image, "JPEG", quality=quality, subsampling=2, optimize=optimize)
 
 
 def _save(image: Image.Image, format: str, **options) -> bytes:

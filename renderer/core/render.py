@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from renderer.core import compose, fields, fit, raster
+from renderer.core import compose, fields, fit, jpeg, raster
 from renderer.core.catalog import Template
-from renderer.core.encode import Encoded, check_budget, encode, encode_animation, normalize_format
+from renderer.core.encode import (
+    Encoded,
+    check_budget,
+    encode,
+    encode_animation,
+    encode_rows,
+    normalize_format,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +140,8 @@ def render(job: Job) -> Rendered:
         encoded = encode_animation(
             images, durations, job.budget, countdown=template.animation.kind == "countdown"
         )
+    elif template.layers.layered and job.format == "jpg":
+        encoded, fitted, started = _draw_rows(job, timings)
     else:
         image, fitted = _draw(job, job.now, 0, timings)
         started = time.perf_counter()
@@ -170,6 +179,29 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
         stage = "raster"
     timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
     return image, fitted
+
+
+def _draw_rows(job: Job, timings: dict[str, float]) -> tuple[Encoded, list, float]:
+    """A layered JPEG: only the rows the values change are drawn and encoded, the rest spliced
+    from the template's static rows (``jpeg.py``). When the budget needs more than a plain
+    quality, the whole image is drawn and encoded instead. Returns the encode's start time."""
+    template = job.template
+    size = (template.width, template.height)
+    started = time.perf_counter()
+    root = template.parse(template.fill(job.values, job.now, 0))
+    fitted = compose.fit_dynamic(template.layers, root)
+    timings["fill"] = time.perf_counter() - started
+    started = time.perf_counter()
+    changed = compose.compose_rows(template.layers, root, template.fetcher, size, jpeg.MCU_ROWS)
+    timings["composite"] = time.perf_counter() - started
+    started = time.perf_counter()
+    encoded = encode_rows(
+        changed.bands, changed.keys, size, template.rows, job.budget, template.predictor
+    )
+    if encoded is None:
+        image = compose.compose(template.layers, root, template.fetcher, size)
+        encoded = encode(image, job.format, job.budget, template.predictor)
+    return encoded, fitted, started
 
 
 def _frames(job: Job) -> list[tuple[datetime, int, int]]:
