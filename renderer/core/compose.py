@@ -21,6 +21,7 @@ root element or ``<style>`` varies, or that refers across runs by id renders who
 through ``raster.rasterize``; ``Layers.reason`` says why.
 """
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -130,15 +131,24 @@ def analyse(source: str) -> Layers:
         for el in child.iter()
         if el.get("id")
     }
+    # Static neighbours share a run (drawn once anyway). Each dynamic element is a run of its
+    # own, so that one that recurs (a campaign's code, a countdown's still lines) is kept
+    # drawn while its neighbour changes, and only the rows each one touches are redrawn;
+    # dynamic neighbours that refer to each other by id stay together.
     runs: list[Run] = []
+    previous = None
     for index, kind in enumerate(kinds):
         if kind == "shared":
             continue
         static = kind == "static"
-        if runs and runs[-1].static == static:
+        joined = previous is not None and runs[-1].static == static
+        if joined and not static:
+            joined = _linked(children[previous], children[index])
+        if joined:
             runs[-1].marks = runs[-1].marks | {str(index)}
         else:
             runs.append(Run(static, frozenset({str(index)})))
+        previous = index
     for index, child in enumerate(children):
         for ref in (r for el in child.iter() for r in references(el)):
             target = drawn_ids.get(ref.lstrip("#").split(")")[0])
@@ -181,8 +191,9 @@ class Drawn:
 
     source: cairo.Surface
     box: tuple[int, int, int, int] | None
+    digest: bytes  # of the run's filled SVG: the same digest, the same pixels
     offset: tuple[int, int] = (0, 0)
-    key: bytes | None = None  # a kept piece's digest: the same pixels every time
+    kept: bool = False  # a kept piece: drawn before, and likely again
 
 
 def compose(
@@ -192,7 +203,7 @@ def compose(
 
     Returns RGB when the first static run covers every pixel, else RGBA.
     """
-    return paint(layers, draw_dynamic(layers, filled, fetcher, size), size, (0, size[1]))
+    return paint(layers, draw_dynamic(layers, filled, fetcher, size), (0, 0, *size))
 
 
 @dataclass(frozen=True)
@@ -216,9 +227,9 @@ def compose_rows(
             for row in range(piece.box[1] // align, -(-piece.box[3] // align)):
                 touching.setdefault(row, []).append(piece)
     keys = {
-        row: None
-        if any(piece.key is None for piece in pieces)
-        else hashlib.sha256(b"".join(sorted(piece.key for piece in pieces))).digest()
+        row: hashlib.sha256(b"".join(sorted(piece.digest for piece in pieces))).digest()
+        if all(piece.kept for piece in pieces)
+        else None
         for row, pieces in touching.items()
     }
     bands, rows = [], sorted(touching)
@@ -226,8 +237,8 @@ def compose_rows(
         start = end = rows.pop(0)
         while rows and rows[0] == end + 1:
             end = rows.pop(0)
-        span = (start * align, min(size[1], (end + 1) * align))
-        bands.append((span[0], paint(layers, drawn, size, span)))
+        top, bottom = start * align, min(size[1], (end + 1) * align)
+        bands.append((top, paint(layers, drawn, (0, top, size[0], bottom))))
     return ChangedRows(bands, keys)
 
 
@@ -235,7 +246,7 @@ def static_image(layers: Layers, size: tuple[int, int]) -> Image.Image:
     """The template with no dynamic run drawn: what every row outside a band shows."""
     with layers.lock:
         if layers.static is None:
-            layers.static = paint(layers, {}, size, (0, size[1]))
+            layers.static = paint(layers, {}, (0, 0, *size))
         return layers.static
 
 
@@ -257,26 +268,46 @@ def draw_dynamic(
         if piece is None:
             piece = _record(svg, fetcher, size)
             if again:
-                piece = _rasterized(piece, hashlib.sha256(svg).digest())
+                piece = _rasterized(piece)
                 with layers.lock:
                     layers.pieces[svg] = piece
         drawn[index] = piece
     return drawn
 
 
-def paint(
-    layers: Layers, drawn: dict[int, Drawn], size: tuple[int, int], rows: tuple[int, int]
-) -> Image.Image:
-    """Rows ``rows`` (first, end) of the image: static runs and ``drawn`` in document order.
+def changes(
+    layers: Layers, drawn: dict[int, Drawn], before: dict[int, Drawn], size: tuple[int, int]
+) -> tuple[tuple[int, int, int, int], Image.Image] | None:
+    """Where an image (``drawn``) differs from another of the same template (``before``), and
+    its pixels there: the boxes of the runs drawn differently, then and now. None when no run
+    differs (an animation's frame that shows what the first showed)."""
+    boxes = [
+        box
+        for index in drawn.keys() | before.keys()
+        if _digest(drawn, index) != _digest(before, index)
+        for box in (drawn[index].box if index in drawn else None, _box(before, index))
+        if box is not None
+    ]
+    if not boxes:
+        return None
+    box = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    return box, paint(layers, drawn, box)
 
-    Returns RGB when the first static run covers every pixel, else RGBA.
+
+def paint(layers: Layers, drawn: dict[int, Drawn], box: tuple[int, int, int, int]) -> Image.Image:
+    """The pixels inside ``box`` (left, top, right, bottom) of an image: static runs and
+    ``drawn`` in document order. RGB when the first static run covers every pixel, else RGBA.
     """
-    width = size[0]
-    top, bottom = rows
-    band = (width, bottom - top)
-    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, width, max(1, bottom - top))
+    left, top, right, bottom = box
+    area = (right - left, bottom - top)
+    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, max(1, area[0]), max(1, area[1]))
     context = cairo.Context(surface)
-    context.translate(0, -top)
+    context.translate(-left, -top)
     for index, run in enumerate(layers.runs):
         if run.static:
             _paint(context, run.surface, run.box, (0, 0))
@@ -285,8 +316,16 @@ def paint(
     surface.flush()
     data, stride = surface.get_data(), surface.get_stride()
     if layers.opaque:  # the decoders copy: the image does not hold on to the surface
-        return Image.frombuffer("RGB", band, data, "raw", "BGRX", stride, 1)
-    return Image.frombuffer("RGBA", band, data, "raw", "BGRa", stride, 1)
+        return Image.frombuffer("RGB", area, data, "raw", "BGRX", stride, 1)
+    return Image.frombuffer("RGBA", area, data, "raw", "BGRa", stride, 1)
+
+
+def _digest(drawn: dict[int, Drawn], index: int) -> bytes | None:
+    return drawn[index].digest if index in drawn else None
+
+
+def _box(drawn: dict[int, Drawn], index: int) -> tuple[int, int, int, int] | None:
+    return drawn[index].box if index in drawn else None
 
 
 def fit_dynamic(layers: Layers, filled: ET.Element) -> list[fit.Fitted]:
@@ -327,26 +366,25 @@ def _record(svg: bytes, fetcher: Fetcher, size: tuple[int, int]) -> Drawn:
     """A dynamic run drawn into a recording surface: no pixels yet, and its ink box known."""
     recording = cairo.RecordingSurface(cairo.CONTENT_COLOR_ALPHA, (0, 0, *size))
     _draw(recording, svg, fetcher, size)
+    digest = hashlib.sha256(svg).digest()
     x, y, width, height = recording.ink_extents()
-    if width <= 0 or height <= 0:
-        return Drawn(recording, None)
     left, top = max(0, math.floor(x)), max(0, math.floor(y))
     right, bottom = min(size[0], math.ceil(x + width)), min(size[1], math.ceil(y + height))
-    if right <= left or bottom <= top:
-        return Drawn(recording, None)
-    return Drawn(recording, (left, top, right, bottom))
+    if width <= 0 or height <= 0 or right <= left or bottom <= top:
+        return Drawn(recording, None, digest)
+    return Drawn(recording, (left, top, right, bottom), digest)
 
 
-def _rasterized(recorded: Drawn, key: bytes) -> Drawn:
+def _rasterized(recorded: Drawn) -> Drawn:
     """A recorded run as pixels cropped to its box: cheaper to paint again and again."""
     if recorded.box is None:
-        return Drawn(recorded.source, None, key=key)
+        return dataclasses.replace(recorded, kept=True)
     left, top, right, bottom = recorded.box
     piece = cairo.ImageSurface(cairo.FORMAT_ARGB32, right - left, bottom - top)
     context = cairo.Context(piece)
     context.set_source_surface(recorded.source, -left, -top)
     context.paint()
-    return Drawn(piece, recorded.box, (left, top), key)
+    return Drawn(piece, recorded.box, recorded.digest, (left, top), kept=True)
 
 
 def _draw(target: cairo.Surface, svg: bytes, fetcher: Fetcher, size) -> None:
@@ -372,6 +410,12 @@ def _subset(filled: ET.Element, marks: frozenset[str]) -> ET.Element:
 
 def _run_of(runs: list[Run], index: int) -> Run | None:
     return next((run for run in runs if str(index) in run.marks), None)
+
+
+def _linked(one: ET.Element, other: ET.Element) -> bool:
+    """Whether either element refers by id to something the other defines."""
+    ids = [{el.get("id") for el in element.iter() if el.get("id")} for element in (one, other)]
+    return _refers_to(one, ids[1]) or _refers_to(other, ids[0])
 
 
 def _refers_to(element: ET.Element, ids: set[str]) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from cachetools import LRUCache
 from PIL import Image, ImageChops
 
-from renderer.core import jpeg
+from renderer.core import gif, jpeg
 from renderer.core.errors import BudgetError
 from renderer.core.limits import (
     HARD_CAP_BYTES,
@@ -226,26 +226,51 @@ def _spans(rows: list[int]) -> list[tuple[int, int]]:
 TICKS = (1, 2, 3, 5, 10, 15, 30, 60)  # seconds a countdown frame may stand for
 
 
+@dataclass(frozen=True)
+class Delta:
+    """An animation frame as it differs from the first: its pixels inside ``box`` (left, top,
+    right, bottom); no box, no difference."""
+
+    box: tuple[int, int, int, int] | None = None
+    image: Image.Image | None = None
+
+    def over(self, first: Image.Image) -> Image.Image:
+        """The whole frame."""
+        if self.box is None:
+            return first
+        whole = first.copy()
+        whole.paste(self.image.convert(first.mode), self.box[:2])
+        return whole
+
+
+def delta(image: Image.Image, first: Image.Image) -> Delta:
+    """A whole frame as a Delta from the first (for frames drawn whole)."""
+    box = ImageChops.difference(image.convert("RGB"), first.convert("RGB")).getbbox()
+    return Delta(box, image.crop(box)) if box else Delta()
+
+
 def encode_animation(
-    images: list[Image.Image], durations: list[int], budget: int, countdown: bool
+    first: Image.Image, deltas: list[Delta], durations: list[int], budget: int, countdown: bool
 ) -> Encoded:
-    """An animated GIF at or under ``budget``, looping. When it does not fit it gives up, in
+    """An animated GIF at or under ``budget``, looping: ``first`` and then each of ``deltas``
+    (frames 2 onwards, as they differ from the first). When it does not fit it gives up, in
     this order: frames (a ``countdown`` ticks every 2, 3, 5... seconds instead), then
     colours, then size; ``notes`` says what it gave up.
 
     All frames share one palette (a countdown's first frame's; a loop's, from a mosaic of its
-    slides), and each frame differs from the first only where it was drawn differently (only
-    that box is re-quantized), so Pillow stores each frame as the small rectangle that changed.
+    slides), and each frame is the first with its changed box quantized into it, so Pillow
+    stores each frame as the small rectangle that changed.
     """
     budget = check_budget(budget)
-    images = [image.convert("RGB") for image in images]
+    first = first.convert("RGB")
+    frames = [Delta(), *deltas]
     encodes, scale = 0, 1.0
     while True:
         for colors in PALETTE_STEPS:
-            for tick in TICKS if countdown and len(images) > 1 else (1,):
-                if tick > 1 and tick >= len(images) * 2:
+            for tick in TICKS if countdown and len(frames) > 1 else (1,):
+                if tick > 1 and tick >= len(frames) * 2:
                     break
-                data = _gif(images[::tick], _merged(durations, tick), colors, countdown)
+                data = _gif(first, frames[::tick], _merged(durations, tick), colors, countdown)
                 encodes += 1
                 if len(data) <= budget:
                     notes = []
@@ -254,45 +279,77 @@ def encode_animation(
                     if colors < PALETTE_STEPS[0]:
                         notes.append(f"{colors} colours instead of 256")
                     if scale < 1:
-                        notes.append(f"scaled to {images[0].width}x{images[0].height}")
-                    width, height = images[0].size
+                        notes.append(f"scaled to {first.width}x{first.height}")
                     return Encoded(
                         data,
                         "gif",
                         None,
                         colors,
-                        width,
-                        height,
+                        first.width,
+                        first.height,
                         encodes,
-                        frames=len(images[::tick]),
+                        frames=len(frames[::tick]),
                         notes=tuple(notes),
                     )
-        smaller = (round(images[0].width * SCALE_STEP), round(images[0].height * SCALE_STEP))
+        smaller = (round(first.width * SCALE_STEP), round(first.height * SCALE_STEP))
         if min(smaller) < MIN_SIDE_PX:
             raise BudgetError(f"cannot fit the animation under {budget:,} bytes; raise the budget")
         scale *= SCALE_STEP
-        images = [image.resize(smaller, Image.Resampling.LANCZOS) for image in images]
+        wholes = [f.over(first).resize(smaller, Image.Resampling.LANCZOS) for f in frames]
+        first = wholes[0]
+        frames = [Delta(), *(delta(whole, first) for whole in wholes[1:])]
 
 
-def _gif(images: list[Image.Image], durations: list[int], colors: int, countdown: bool) -> bytes:
-    first = images[0]
-    palette = _shared_palette(images[:1] if countdown else images, colors)
+def _gif(
+    first: Image.Image, frames: list[Delta], durations: list[int], colors: int, countdown: bool
+) -> bytes:
+    picks = frames[:: max(1, len(frames) // 6)][:6]  # a loop's palette: a few of its slides
+    slides = [first] if countdown else [frame.over(first) for frame in picks]
+    palette = _shared_palette(slides, colors)
     base = first.quantize(palette=palette)
-    frames = [base]
-    for image in images[1:]:
-        frame = base.copy()
-        box = ImageChops.difference(image, first).getbbox()
-        if box:
-            frame.paste(image.crop(box).quantize(palette=palette), box[:2])
-        frames.append(frame)
-    buffer = io.BytesIO()
     if len(frames) == 1:
+        buffer = io.BytesIO()
         base.save(buffer, "GIF")
-    else:
-        base.save(
-            buffer, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0
-        )
-    return buffer.getvalue()
+        return buffer.getvalue()
+    rectangles: list[tuple[gif.Box, Image.Image] | None] = []
+    shown = base.copy()  # what the GIF shows after the frames written so far
+    before = None  # the box where the frame before differed from the first
+    for frame in frames[1:]:
+        box = _union(before, frame.box)
+        before = frame.box
+        if box is None:
+            rectangles.append(None)
+            continue
+        pixels = base.crop(box)  # the first frame, where either differs from it
+        if frame.box is not None:  # quantized where the frame's colours differ from the first
+            changed = frame.image.convert("RGB")
+            mask = ImageChops.difference(changed, first.crop(frame.box)).convert("L")
+            inside = mask.getbbox()
+            if inside is not None:
+                mask = mask.crop(inside).point(lambda value: 255 if value else 0)
+                at = (frame.box[0] - box[0] + inside[0], frame.box[1] - box[1] + inside[1])
+                pixels.paste(changed.crop(inside).quantize(palette=palette), at, mask)
+        differs = ImageChops.difference(_indices(pixels), _indices(shown.crop(box))).getbbox()
+        if differs is None:
+            rectangles.append(None)
+            continue
+        left, top = box[0] + differs[0], box[1] + differs[1]
+        rectangle = (left, top, box[0] + differs[2], box[1] + differs[3])
+        pixels = pixels.crop(differs)
+        shown.paste(pixels, rectangle[:2])
+        rectangles.append((rectangle, pixels))
+    return gif.write(base, rectangles, durations)
+
+
+def _indices(image: Image.Image) -> Image.Image:
+    """A P image's palette indices as an L image, to compare indices, not colours."""
+    return Image.frombytes("L", image.size, image.tobytes())
+
+
+def _union(a: gif.Box | None, b: gif.Box | None) -> gif.Box | None:
+    if a is None or b is None:
+        return a or b
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def _shared_palette(images: list[Image.Image], colors: int) -> Image.Image:

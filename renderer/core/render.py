@@ -18,8 +18,10 @@ from typing import Any
 from renderer.core import compose, fields, fit, jpeg, raster
 from renderer.core.catalog import Template
 from renderer.core.encode import (
+    Delta,
     Encoded,
     check_budget,
+    delta,
     encode,
     encode_animation,
     encode_rows,
@@ -131,15 +133,10 @@ def render(job: Job) -> Rendered:
     timings: dict[str, float] = {}
     template = job.template
     if template.animation is not None and job.format == "gif":
-        images, durations, fitted = [], [], []
-        for now, frame, duration in _frames(job):
-            image, fitted = _draw(job, now, frame, timings)
-            images.append(image)
-            durations.append(duration)
+        first, deltas, durations, fitted = _animate(job, timings)
         started = time.perf_counter()
-        encoded = encode_animation(
-            images, durations, job.budget, countdown=template.animation.kind == "countdown"
-        )
+        countdown = template.animation.kind == "countdown"
+        encoded = encode_animation(first, deltas, durations, job.budget, countdown)
     elif template.layers.layered and job.format == "jpg":
         encoded, fitted, started = _draw_rows(job, timings)
     else:
@@ -179,6 +176,37 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
         stage = "raster"
     timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
     return image, fitted
+
+
+def _animate(job: Job, timings: dict[str, float]):
+    """An animation's frames: the first whole, each other as the box where it differs from
+    the first. A layered template draws only the runs that change from frame to frame (a
+    countdown's ticking clock), inside their boxes; others are drawn whole and compared."""
+    template, layers = job.template, job.template.layers
+    size = (template.width, template.height)
+    first, before, deltas, durations = None, {}, [], []
+    for now, frame, duration in _frames(job):
+        durations.append(duration)
+        if not layers.layered:
+            image, fitted = _draw(job, now, frame, timings)
+            if first is None:
+                first = image
+            else:
+                deltas.append(delta(image, first))
+            continue
+        started = time.perf_counter()
+        root = template.parse(template.fill(job.values, now, frame))
+        fitted = compose.fit_dynamic(layers, root)
+        timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
+        started = time.perf_counter()
+        drawn = compose.draw_dynamic(layers, root, template.fetcher, size)
+        if first is None:
+            first, before = compose.paint(layers, drawn, (0, 0, *size)), drawn
+        else:
+            changed = compose.changes(layers, drawn, before, size)
+            deltas.append(Delta(*changed) if changed else Delta())
+        timings["composite"] = timings.get("composite", 0) + time.perf_counter() - started
+    return first, deltas, durations, fitted
 
 
 def _draw_rows(job: Job, timings: dict[str, float]) -> tuple[Encoded, list, float]:
