@@ -11,7 +11,7 @@ from PIL import Image, ImageChops
 
 from renderer.core import compose, jpeg
 from renderer.core.catalog import load_template
-from renderer.core.encode import _flatten
+from renderer.core.encode import flatten, jpeg_bytes
 from renderer.core.render import plan, render
 from renderer.settings import BUNDLED_TEMPLATES
 
@@ -33,7 +33,7 @@ def whole_encode(template, job, quality: int) -> bytes:
     image = compose.compose(
         template.layers, root, template.fetcher, (template.width, template.height)
     )
-    return jpeg.encode(_flatten(image), quality)
+    return jpeg_bytes(flatten(image), quality)
 
 
 @pytest.mark.parametrize("name", LAYERED_JPEG)
@@ -71,7 +71,7 @@ def test_cut_and_splice_give_back_the_same_file():
         noise = Image.frombytes(
             "RGB", (width, height), bytes(rng.randrange(256) for _ in range(width * height * 3))
         )
-        data = jpeg.encode(noise, rng.randint(40, 95))
+        data = jpeg_bytes(noise, rng.randint(40, 95))
         pieces = jpeg.cut(data)
         assert len(pieces.segments) == -(-height // jpeg.MCU_ROWS)
         assert jpeg.splice(pieces.header, pieces.segments) == data

@@ -23,7 +23,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from PIL import Image
 
 from renderer.core import compose, fields, fit, fonts, guard, limits, live
-from renderer.core.encode import QualityPredictor, StaticRows
+from renderer.core.encode import QualityPredictor
 from renderer.core.errors import (
     FieldErrors,
     FieldProblem,
@@ -33,6 +33,8 @@ from renderer.core.errors import (
     line_of,
 )
 from renderer.core.filters import environment
+from renderer.core.jpeg import StaticRows
+from renderer.core.layers import Layers, analyse
 from renderer.core.manifest import MANIFEST_FILE, Animation, parse_manifest
 from renderer.core.raster import Fetcher
 
@@ -60,7 +62,7 @@ class Template:
     fetcher: Fetcher = field(repr=False)
     uses_clock: bool = False  # shows something computed from "now" (a countdown)
     animation: Animation | None = None
-    layers: compose.Layers = field(default=None, repr=False)  # how it is drawn
+    layers: Layers = field(default=None, repr=False)  # how it is drawn
     predictor: QualityPredictor = field(default_factory=QualityPredictor, repr=False)
     rows: StaticRows = field(default=None, repr=False)  # its static image as JPEG rows
 
@@ -197,7 +199,7 @@ def load_template(folder: Path) -> Template:
     if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
         line = line_of(source, "<!")
         raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
-    layers = compose.analyse(source)
+    layers = analyse(source)
     if not layers.layered:
         log.info("template %s renders whole: %s", name, layers.reason)
     try:

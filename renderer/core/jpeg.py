@@ -11,10 +11,23 @@ file a whole encode with the same restart interval writes (tests prove it), and 
 known before it is joined, so a byte budget is checked exactly.
 """
 
+import contextlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from io import BytesIO
 
+from cachetools import LRUCache
 from PIL import Image
+
+from renderer.core.encode import (
+    Candidate,
+    Encoded,
+    JpegSearch,
+    QualityPredictor,
+    check_budget,
+    flatten,
+    jpeg_bytes,
+)
 
 MCU_ROWS = 16  # pixels per MCU row at 4:2:0
 SOS, EOI = 0xDA, b"\xff\xd9"
@@ -30,19 +43,12 @@ class Pieces:
     segments: tuple[bytes, ...]
 
 
-def encode(image: Image.Image, quality: int) -> bytes:
-    """A baseline 4:2:0 JPEG with a restart marker after every MCU row."""
-    buffer = BytesIO()
-    image.save(buffer, "JPEG", quality=quality, subsampling=2, restart_marker_rows=1)
-    return buffer.getvalue()
-
-
 def cut(data: bytes) -> Pieces:
-    """The pieces of a JPEG written by ``encode``."""
+    """The pieces of a JPEG written by ``encode.jpeg_bytes``."""
     position = 2  # after SOI
     while True:
         if data[position] != 0xFF:
-            raise ValueError("not a JPEG written by jpeg.encode")
+            raise ValueError("not a JPEG written by encode.jpeg_bytes")
         marker = data[position + 1]
         length = int.from_bytes(data[position + 2 : position + 4], "big")
         position += 2 + length
@@ -80,3 +86,100 @@ def splice(header: bytes, segments: list[bytes] | tuple[bytes, ...]) -> bytes:
         parts.append(segment)
     parts.append(EOI)
     return b"".join(parts)
+
+
+class StaticRows:
+    """A template's rows as JPEG segments, per quality: the static image's (encoded once, the
+    first time a quality is tried, for a few qualities), and rows whose drawing recurs (a
+    campaign's QR code), kept by what is drawn on them, within a byte bound."""
+
+    QUALITIES = 8  # static images kept: a steady stream uses one or two qualities
+    RECURRING_BYTES = 8_000_000
+
+    def __init__(self, static: Callable[[], Image.Image]):
+        self._static = static  # drawn only when first needed
+        self._pieces: dict[int, Pieces] = {}
+        self._recurring: LRUCache[tuple[int, int, bytes], bytes] = LRUCache(
+            self.RECURRING_BYTES, getsizeof=len
+        )
+        self._lock = threading.Lock()
+
+    def pieces(self, quality: int) -> Pieces:
+        with self._lock:
+            found = self._pieces.get(quality)
+            if found is None:
+                found = cut(jpeg_bytes(flatten(self._static()), quality))
+                if len(self._pieces) >= self.QUALITIES:
+                    del self._pieces[next(iter(self._pieces))]
+                self._pieces[quality] = found
+            return found
+
+    def recurring(self, quality: int, row: int, key: bytes | None) -> bytes | None:
+        if key is None:
+            return None
+        with self._lock:
+            return self._recurring.get((quality, row, key))
+
+    def keep(self, quality: int, row: int, key: bytes | None, segment: bytes) -> None:
+        if key is not None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._recurring[quality, row, key] = segment
+
+
+def encode_rows(
+    bands: list[tuple[int, Image.Image]],
+    keys: dict[int, bytes | None],
+    size: tuple[int, int],
+    rows: StaticRows,
+    budget: int,
+    predictor: QualityPredictor | None = None,
+) -> Encoded | None:
+    """A JPEG of the template's static image with ``bands`` (first pixel row, a multiple of
+    ``MCU_ROWS``; the rows) drawn over it: only rows never seen are encoded, the rest
+    spliced from ``rows``. ``keys`` names what is drawn on a row whose drawing recurs. None
+    when the budget needs more than a plain quality (optimized tables, or a smaller image):
+    the caller then encodes the whole image."""
+    budget = check_budget(budget)
+    step = MCU_ROWS
+    flat = [(first // step, flatten(image)) for first, image in bands]
+
+    def encode_at(quality: int, optimize: bool) -> Candidate | None:
+        if optimize:
+            return None
+        static = rows.pieces(quality)
+        segments = list(static.segments)
+        for start, image in flat:
+            fresh = []  # rows to encode: not kept from an earlier image
+            for row in range(start, start + -(-image.height // step)):
+                kept = rows.recurring(quality, row, keys.get(row))
+                if kept is None:
+                    fresh.append(row)
+                else:
+                    segments[row] = kept
+            for first, end in _spans(fresh):
+                crop = image.crop((0, (first - start) * step, image.width, (end - start) * step))
+                encoded = cut(jpeg_bytes(crop, quality)).segments
+                segments[first:end] = encoded
+                for row, segment in zip(range(first, end), encoded, strict=True):
+                    rows.keep(quality, row, keys.get(row), segment)
+        return Candidate(
+            joined_size(static.header, segments),
+            lambda: splice(static.header, segments),
+        )
+
+    found, tries = JpegSearch(budget, encode_at).run(predictor)
+    if found is None:
+        return None
+    data, quality, _ = found
+    return Encoded(data, "jpg", quality, None, size[0], size[1], tries)
+
+
+def _spans(rows: list[int]) -> list[tuple[int, int]]:
+    """Consecutive rows as (first, end) spans: ``[3, 4, 5, 9]`` -> ``[(3, 6), (9, 10)]``."""
+    spans: list[tuple[int, int]] = []
+    for row in rows:
+        if spans and spans[-1][1] == row:
+            spans[-1] = (spans[-1][0], row + 1)
+        else:
+            spans.append((row, row + 1))
+    return spans

@@ -17,16 +17,9 @@ from typing import Any
 
 from renderer.core import compose, fields, fit, jpeg, raster
 from renderer.core.catalog import Template
-from renderer.core.encode import (
-    Delta,
-    Encoded,
-    check_budget,
-    delta,
-    encode,
-    encode_animation,
-    encode_rows,
-    normalize_format,
-)
+from renderer.core.encode import Encoded, check_budget, encode, normalize_format
+from renderer.core.gif import Delta, delta, encode_animation
+from renderer.core.jpeg import encode_rows
 
 log = logging.getLogger(__name__)
 
