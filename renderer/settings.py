@@ -162,6 +162,24 @@ class CampaignSettings:
         )
 
 
+@dataclass(frozen=True)
+class LoadtestSettings:
+    """What ``mms-renderer loadtest`` borrows from the deployment's own settings: the key it
+    signs image URLs with and the API key its prerender batches present."""
+
+    signing_keys: dict[str, bytes]  # the first signs, as the service does
+    api_key: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "LoadtestSettings":
+        env = os.environ if env is None else env
+        read = _Reader(env)
+        return cls(
+            signing_keys=_signing_keys(read.text("SIGNING_KEYS")) or dict(DEV_SIGNING_KEYS),
+            api_key=read.api_keys()[0],
+        )
+
+
 def templates_dir(override: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """The templates folder: ``override`` (a flag), else RENDERER_TEMPLATES, else the bundled
     templates."""
