@@ -5,6 +5,7 @@ figures can be checked against what the server itself saw."""
 import asyncio
 import json
 import math
+import random
 import threading
 import time
 from collections import Counter
@@ -15,7 +16,9 @@ from hdrh.histogram import HdrHistogram
 from PIL import Image
 
 from renderer.cli import main
+from renderer.core import fields
 from renderer.loadtest import target
+from renderer.loadtest.values import Values
 
 from .conftest import API_KEY, ROOT, SIGNING_KEYS, free_port
 
@@ -363,3 +366,22 @@ def test_bad_input_exits_2_with_what_to_fix(server, tmp_path, monkeypatch, capsy
     assert message in err, err
     assert "Traceback" not in err and out == ""
     assert not list(tmp_path.glob("loadtest-*.json"))
+
+
+@pytest.mark.parametrize("source", ["random", "samples"])
+def test_every_generated_value_set_is_one_the_templates_accept_and_none_repeats(catalog, source):
+    """Checked by the core's own validation, for every bundled template (the load tester
+    knows the fields only from the schema the deployment lists)."""
+    rng = random.Random(7)
+    for template in catalog.templates.values():
+        values = Values(template.summary(), source, rng)
+        made = [values.unique() for _ in range(40)]
+        for raw in made:
+            fields.validate(template.fields, raw)  # raises FieldErrors on a bad value
+        assert len({json.dumps(raw, sort_keys=True) for raw in made}) == 40
+        assert not any(template.fields[name].live for raw in made for name in raw)
+    if source == "samples":  # samples and extremes, alternately, under the tag
+        flash = Values(catalog.get("flash_sale").summary(), source, rng)
+        first, second = flash.unique(), flash.unique()
+        assert first["first_name"].startswith("Ana ~") and first["code"] == "ANA40"
+        assert second["first_name"].startswith("Bartholomew") and second["code"] == "W" * 16

@@ -107,7 +107,9 @@ def _load_flags(load) -> None:
     )
     load.add_argument("--burst", default="10s", help="campaign: the prerender burst's length")
     load.add_argument("--window", default="60s", help="campaign: the send window's length")
-    load.add_argument("--duration", help="stop scheduling after this (default 60s; find-max 600s)")
+    load.add_argument(
+        "--duration", help="stop scheduling after this (default: the schedule; find-max 600s)"
+    )
     load.add_argument("--requests", type=int, help="stop after this many requests")
     load.add_argument("--timeout", default="10s", help="per attempt (default 10s)")
     load.add_argument("--connections", type=int, default=256, help="open at once, at most")

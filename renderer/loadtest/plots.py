@@ -20,7 +20,7 @@ def write(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
 
 def latency_vs_rate(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     figure, axis = plt.subplots(figsize=(8, 5))
     for kind in COLOURS:
@@ -63,7 +63,9 @@ def latency_vs_rate(report: dict[str, Any], path: Path) -> None:
         ylabel="latency ms, from the scheduled send",
         title=f"Latency against offered rate: {report['target']}",
     )
-    axis.xaxis.set_major_formatter(ScalarFormatter())
+    rates = sorted({step["rate"] for step in report["steps"]})
+    axis.set_xticks(rates, [f"{rate:.3g}" for rate in rates], fontsize=8)
+    axis.xaxis.set_minor_formatter(NullFormatter())
     axis.yaxis.set_major_formatter(ScalarFormatter())
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)

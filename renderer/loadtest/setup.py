@@ -80,7 +80,7 @@ def configure(args: argparse.Namespace) -> Config:
         }
     report = {
         "mix": mix, "rates": rates, "step_s": seconds["--step"], "poisson": args.poisson,
-        "campaign": args.campaign, "batch_size": args.batch_size, "values": traffic_source(args),
+        "campaign": args.campaign, "batch_size": args.batch_size, "values": _source(args),
         "seed": seed, "at": traffic.at, "timeout_s": options.timeout,
         "connections": options.connections, "retry_after": args.retry_after,
         "duration_s": options.duration, "max_requests": options.max_requests,
@@ -119,7 +119,7 @@ def _check_flags(args: argparse.Namespace) -> dict[str, float]:
     }
 
 
-def traffic_source(args: argparse.Namespace) -> str:
+def _source(args: argparse.Namespace) -> str:
     return "csv" if args.audience else args.values
 
 
@@ -132,7 +132,7 @@ def _traffic(
     return Traffic(
         base_url,
         templates,
-        {t["name"]: Values(t, traffic_source(args), rng, rows) for t in templates},
+        {t["name"]: Values(t, _source(args), rng, rows) for t in templates},
         Signer(keys),
         api_key=args.api_key or settings.api_key,
         at=args.at if args.at is not None else int(time.time()) // 60 * 60,
