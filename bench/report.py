@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench import quality
+
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +133,8 @@ def markdown(results: dict, plots: list[str]) -> str:
             f"the enqueuing process **{audience['peak_rss_mb']:.0f} MB**; Redis holds "
             f"{audience['redis_used_mb']:.0f} MB.",
         ]
+    if results.get("quality_per_byte"):
+        lines += quality.report(results["quality_per_byte"])
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)
 

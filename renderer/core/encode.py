@@ -11,12 +11,14 @@ When even the lowest allowed setting does not fit, the image is scaled down in s
 that fails too, BudgetError. Unlike thumbor, an oversized image is never returned.
 """
 
+import dataclasses
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
 
+from renderer.core import perceptual
 from renderer.core.errors import BudgetError
 from renderer.core.limits import (
     HARD_CAP_BYTES,
@@ -30,6 +32,9 @@ FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF"}
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 PALETTE_STEPS = (256, 128, 64, 32)
 SCALE_STEP = 0.85
+RESCALE_BELOW = 80  # a full-size JPEG under this quality is compared with smaller ones
+RESCALE_SLACK = 4  # quality steps an image may move before its scale is judged again
+RESCALES = tuple(SCALE_STEP**n for n in range(1, 12))  # 0.85, 0.72, 0.61 ...
 
 
 @dataclass(frozen=True)
@@ -79,17 +84,33 @@ def check_budget(budget: int) -> int:
 
 
 class QualityPredictor:
-    """Per byte budget: the JPEG quality that fitted last time, and how much one more step of
-    quality grew the file then (so it can tell whether the next step would fit now)."""
+    """Per byte budget: the scale that looked best on a phone (once judged), and per budget and
+    width the JPEG quality that fitted last time, with how much one more step of quality grew
+    the file then (so it can tell whether the next step would fit now)."""
 
     def __init__(self) -> None:
-        self._memory: dict[int, Memory] = {}
+        self._memory: dict[tuple[int, int], Memory] = {}
+        self._scales: dict[int, tuple[float, int]] = {}  # budget -> (scale, its quality)
 
-    def recall(self, budget: int) -> "Memory | None":
-        return self._memory.get(budget)
+    def recall(self, key: tuple[int, int]) -> "Memory | None":
+        return self._memory.get(key)
 
-    def remember(self, budget: int, memory: "Memory") -> None:
-        self._memory[budget] = memory
+    def remember(self, key: tuple[int, int], memory: "Memory") -> None:
+        self._memory[key] = memory
+
+    def scale(self, budget: int) -> float | None:
+        """The scale judged best for ``budget``, or None before any judging."""
+        judged = self._scales.get(budget)
+        return judged[0] if judged else None
+
+    def judged(self, budget: int, scale: float, quality: int) -> None:
+        self._scales[budget] = (scale, quality)
+
+    def still_holds(self, budget: int, quality: int) -> bool:
+        """Whether an image fits at about the quality the judging saw: the images are alike,
+        so the same scale still looks best (a much easier or harder one is judged again)."""
+        judged = self._scales.get(budget)
+        return judged is not None and abs(judged[1] - quality) <= RESCALE_SLACK
 
 
 @dataclass(frozen=True)
@@ -105,10 +126,11 @@ def encode(
     """``image`` in ``format`` at or under ``budget`` bytes, as good as the budget allows."""
     budget = check_budget(budget)
     format = normalize_format(format)
-    image = flatten(image) if format == "jpg" else image
+    if format == "jpg":
+        return _jpeg(flatten(image), budget, predictor or QualityPredictor())
     encodes = 0
     while True:
-        found, tries = _best_fit(image, format, budget, predictor if encodes == 0 else None)
+        found, tries = _best_fit(image, format, budget)
         encodes += tries
         if found is not None:
             data, quality, colors = found
@@ -122,10 +144,59 @@ def encode(
         image = image.resize(smaller, Image.Resampling.LANCZOS)
 
 
-def _best_fit(image: Image.Image, format: str, budget: int, predictor: QualityPredictor | None):
-    """((data, quality, colours), encodes) for the best setting at this size, or (None, n)."""
-    if format == "jpg":
-        return JpegSearch(budget, _whole(image)).run(predictor)
+def _jpeg(image: Image.Image, budget: int, predictor: QualityPredictor) -> Encoded:
+    """The JPEG that looks best on a phone within ``budget``. At full size when that fits at a
+    good quality; else the full size and smaller sizes are each given their best quality, and
+    the one with the highest SSIM at the phone's display size wins (remembered per budget, so
+    later images go straight to that size)."""
+    scale = predictor.scale(budget)
+    if scale is not None and scale < 1.0:
+        found = _at_scale(image, scale, budget, predictor)
+        if found is not None and predictor.still_holds(budget, found.quality):
+            return found
+    full = _at_scale(image, 1.0, budget, predictor)
+    if full is not None and full.quality >= RESCALE_BELOW:
+        return full
+    if full is not None and scale == 1.0 and predictor.still_holds(budget, full.quality):
+        return full
+    candidates = [full] if full is not None else []
+    encodes = full.encodes if full is not None else 0
+    for scale in RESCALES:
+        found = _at_scale(image, scale, budget, predictor)
+        if found is None:
+            continue
+        encodes += found.encodes
+        candidates.append(found)
+        if len(candidates) >= 3:
+            break
+    if not candidates:
+        raise BudgetError(
+            f"cannot fit jpg under {budget:,} bytes even at {round(image.width * RESCALES[-1])}"
+            " px wide with the lowest quality; raise the budget"
+        )
+    best = max(candidates, key=lambda c: perceptual.display_ssim(image, c.data))
+    predictor.judged(budget, best.width / image.width, best.quality)
+    return dataclasses.replace(best, encodes=encodes)
+
+
+def _at_scale(
+    image: Image.Image, scale: float, budget: int, predictor: QualityPredictor
+) -> Encoded | None:
+    if scale < 1.0:
+        size = (round(image.width * scale), round(image.height * scale))
+        if min(size) < MIN_SIDE_PX:
+            return None
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    found, tries = JpegSearch(budget, _whole(image), (budget, image.width)).run(predictor)
+    if found is None:
+        return None
+    data, quality, _ = found
+    return Encoded(data, "jpg", quality, None, image.width, image.height, tries)
+
+
+def _best_fit(image: Image.Image, format: str, budget: int):
+    """((data, None, colours), encodes) for the best PNG or GIF setting at this size, or
+    (None, encodes)."""
     tries = 0
     if format == "png":
         data = _save(image, "PNG")
@@ -172,15 +243,15 @@ def _whole(image: Image.Image) -> EncodeAt:
 class JpegSearch:
     """The highest JPEG quality that fits one image, in as few encodes as can be."""
 
-    def __init__(self, budget: int, encode_at: EncodeAt):
-        self.budget, self.encode_at = budget, encode_at
+    def __init__(self, budget: int, encode_at: EncodeAt, key: tuple[int, int]):
+        self.budget, self.encode_at, self.key = budget, encode_at, key
         self.sizes: dict[int, int] = {}  # quality -> size
         self.best: tuple[Candidate, int] | None = None
         self.optimized = False  # the best is the lowest quality with optimized tables
         self.tries = 0
 
     def run(self, predictor: QualityPredictor | None):
-        memory = predictor.recall(self.budget) if predictor else None
+        memory = predictor.recall(self.key) if predictor else None
         if memory is None:
             self._search()
         elif memory.optimized:
@@ -199,7 +270,7 @@ class JpegSearch:
             quality = self.best[1]
             here, above = self.sizes.get(quality), self.sizes.get(quality + 1)
             step = above / here - 1 if here and above else (memory.step if memory else None)
-            predictor.remember(self.budget, Memory(quality, step, self.optimized))
+            predictor.remember(self.key, Memory(quality, step, self.optimized))
         if self.best is None:
             return None, self.tries
         return (self.best[0].write(), self.best[1], None), self.tries

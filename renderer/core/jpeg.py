@@ -20,6 +20,7 @@ from cachetools import LRUCache
 from PIL import Image
 
 from renderer.core.encode import (
+    RESCALE_BELOW,
     Candidate,
     Encoded,
     JpegSearch,
@@ -140,6 +141,8 @@ def encode_rows(
     when the budget needs more than a plain quality (optimized tables, or a smaller image):
     the caller then encodes the whole image."""
     budget = check_budget(budget)
+    if predictor is not None and (predictor.scale(budget) or 1.0) < 1.0:
+        return None  # a smaller image looks better at this budget: the whole path scales
     step = MCU_ROWS
     flat = [(first // step, flatten(image)) for first, image in bands]
 
@@ -167,10 +170,13 @@ def encode_rows(
             lambda: splice(static.header, segments),
         )
 
-    found, tries = JpegSearch(budget, encode_at).run(predictor)
+    found, tries = JpegSearch(budget, encode_at, (budget, size[0])).run(predictor)
     if found is None:
         return None
     data, quality, _ = found
+    judged_full = predictor is not None and predictor.scale(budget) == 1.0
+    if quality < RESCALE_BELOW and not (judged_full and predictor.still_holds(budget, quality)):
+        return None  # a low quality: the whole path judges whether a smaller image looks better
     return Encoded(data, "jpg", quality, None, size[0], size[1], tries)
 
 
