@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from renderer.orchestrator import redis_store
+from renderer import embedded
 
 CAMPAIGN = {
     "id": "bench-audience",
@@ -77,7 +77,7 @@ def run(rows: int) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "audience.csv"
         write_audience(path, rows)
-        server, url = redis_store.launch(Path(scratch), persistent=False)
+        server, url = embedded.launch(Path(scratch), persistent=False)
         try:
             client = redis.Redis.from_url(url)
             child = subprocess.run(

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import text_engine
+from bench import quality, text_engine
 
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
@@ -133,6 +133,8 @@ def markdown(results: dict, plots: list[str]) -> str:
             f"the enqueuing process **{audience['peak_rss_mb']:.0f} MB**; Redis holds "
             f"{audience['redis_used_mb']:.0f} MB.",
         ]
+    if results.get("quality_per_byte"):
+        lines += quality.report(results["quality_per_byte"])
     if results.get("text_engine"):
         lines += text_engine.markdown(results["text_engine"])
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]

@@ -1,4 +1,4 @@
-"""Scenario 8: unique renders with the text engine against CairoSVG drawing the text itself
+"""Scenario 9: unique renders with the text engine against CairoSVG drawing the text itself
 (what the renderer did before the engine: its toy text API, no shaping, no fallback), one
 after the other in the same run, on every bundled still template; and the engine on names in
 other scripts.
@@ -76,7 +76,7 @@ def run(catalog: Catalog, renders: int) -> dict:
 def markdown(results: dict) -> list[str]:
     lines = [
         "",
-        "## 8. Text engine: unique renders against CairoSVG's own text (same run)",
+        "## 9. Text engine: unique renders against CairoSVG's own text (same run)",
         "",
         "| template | engine p50 / p95 ms | CairoSVG text p50 / p95 ms | engine / CairoSVG |",
         "|---|---|---|---|",

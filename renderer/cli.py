@@ -1,4 +1,4 @@
-"""``mms-renderer``: list templates, render one image, serve the HTTP API.
+"""``mms-renderer``: list templates, render one image, serve the HTTP API, load-test it.
 
 Bad input exits with code 2 and one line on stderr that says what to fix.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 from renderer.core.catalog import Catalog
 from renderer.core.errors import RendererError
 from renderer.core.limits import parse_bytes
+from renderer.loadtest import command as loadtest
 from renderer.settings import CampaignSettings, ServiceSettings, templates_dir
 
 
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _image_commands(commands, templates_option)
     _campaign_commands(commands)
+    loadtest.add_command(commands)
     serve = commands.add_parser(
         "serve", parents=[templates_option], help="run the HTTP service (flags or RENDERER_*)"
     )

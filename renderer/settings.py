@@ -148,7 +148,7 @@ class CampaignSettings:
         sandbox = SANDBOX if provider == "sandbox" else {}
         return cls(
             redis_url=read.text("REDIS_URL") or None,
-            data_dir=Path(read.text("DATA_DIR", ".mms-renderer")),
+            data_dir=data_dir(env),
             provider=provider,
             twilio_account_sid=read.text("TWILIO_ACCOUNT_SID", sandbox.get("sid", "")),
             twilio_auth_token=read.text("TWILIO_AUTH_TOKEN", sandbox.get("token", "")),
@@ -160,6 +160,36 @@ class CampaignSettings:
             claim_seconds=read.number("CLAIM_SECONDS", "30", kind=float, low=0.1),
             privacy_key=read.text("PRIVACY_KEY"),
         )
+
+
+@dataclass(frozen=True)
+class LoadtestSettings:
+    """What ``mms-renderer loadtest`` borrows from the deployment's own settings: the key it
+    signs image URLs with and the API key its prerender batches present."""
+
+    signing_keys: dict[str, bytes]  # the first signs, as the service does
+    api_key: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "LoadtestSettings":
+        env = os.environ if env is None else env
+        read = _Reader(env)
+        return cls(
+            signing_keys=_signing_keys(read.text("SIGNING_KEYS")) or dict(DEV_SIGNING_KEYS),
+            api_key=read.api_keys()[0],
+        )
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """RENDERER_DATA_DIR, else the user's data folder (``$XDG_DATA_HOME/mms-renderer``, by
+    default ``~/.local/share/mms-renderer``): one per user, so every process of the machine,
+    started from any folder, finds the same embedded Redis."""
+    env = os.environ if env is None else env
+    chosen = env.get("RENDERER_DATA_DIR", "").strip()
+    if chosen:
+        return Path(chosen)
+    base = env.get("XDG_DATA_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".local" / "share") / "mms-renderer"
 
 
 def templates_dir(override: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:

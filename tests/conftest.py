@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from renderer import settings
+from renderer import embedded, settings
 from renderer.core.catalog import Catalog
-from renderer.orchestrator import redis_store
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-11-27T10:00:00+00:00"
@@ -98,7 +97,9 @@ class Server:
         self.log_path = log_path
         environment = {k: v for k, v in os.environ.items() if not k.startswith("RENDERER_")}
         environment.update(TEST_ENV, RENDERER_PUBLIC_URL=self.url)
+        environment["RENDERER_DATA_DIR"] = str(log_path.parent / f"data-{self.port}")
         environment.update(env or {})
+        self.data_dir = Path(environment["RENDERER_DATA_DIR"])  # its embedded Redis, if any
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "renderer", "serve", "--port", str(self.port), *args],
@@ -142,6 +143,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        embedded.stop(self.data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -171,12 +173,12 @@ class RedisServer:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self.process, self.url = redis_store.launch(directory, persistent=False)
+        self.process, self.url = embedded.launch(directory, persistent=False)
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
 
     def start(self) -> None:
         """Start it again on the same port (after ``stop``): a Redis that came back."""
-        self.process, _ = redis_store.launch(self.directory, persistent=False, port=self.port)
+        self.process, _ = embedded.launch(self.directory, persistent=False, port=self.port)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

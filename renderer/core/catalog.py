@@ -33,6 +33,8 @@ from renderer.core.errors import (
     line_of,
 )
 from renderer.core.filters import environment
+from renderer.core.jpeg import StaticRows
+from renderer.core.layers import Layers, analyse
 from renderer.core.manifest import MANIFEST_FILE, Animation, parse_manifest
 from renderer.core.raster import Fetcher
 
@@ -60,8 +62,9 @@ class Template:
     fetcher: Fetcher = field(repr=False)
     uses_clock: bool = False  # shows something computed from "now" (a countdown)
     animation: Animation | None = None
-    layers: compose.Layers = field(default=None, repr=False)  # how it is drawn
+    layers: Layers = field(default=None, repr=False)  # how it is drawn
     predictor: QualityPredictor = field(default_factory=QualityPredictor, repr=False)
+    rows: StaticRows = field(default=None, repr=False)  # its static image as JPEG rows
 
     @property
     def live_fields(self) -> list[str]:
@@ -196,7 +199,7 @@ def load_template(folder: Path) -> Template:
     if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
         line = line_of(source, "<!")
         raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
-    layers = compose.analyse(source)
+    layers = analyse(source)
     if not layers.layered:
         log.info("template %s renders whole: %s", name, layers.reason)
     try:
@@ -224,6 +227,8 @@ def load_template(folder: Path) -> Template:
         layers=layers,
         animation=manifest.get("animation"),
     )
+    size = (template.width, template.height)
+    template.rows = StaticRows(lambda: compose.static_image(layers, size))
     _try_fill(template)
     return template
 

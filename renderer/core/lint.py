@@ -19,6 +19,7 @@ from renderer.core.errors import RendererError, TemplateError
 from renderer.core.filters import environment
 from renderer.core.guard import SVG
 from renderer.core.limits import LOW_QUALITY_WARNING, MAX_TEXT_SHARE
+from renderer.core.perceptual import DISPLAY_WIDTH
 from renderer.core.render import plan, render
 from renderer.core.text.style import StyleError, computed
 
@@ -44,8 +45,9 @@ RULES = {
     "overflow": "text without a box that runs off the image",
     "text-cut": "fitted text cut with an ellipsis at its extreme values",
     "text-area": f"text covering more than {MAX_TEXT_SHARE:.0%} of the image",
-    "budget": "the byte budget is only met by scaling the image down",
-    "low-quality": f"the byte budget is only met below JPEG quality {LOW_QUALITY_WARNING}",
+    "budget": "the byte budget is only met below the width a phone shows an MMS at",
+    "low-quality": f"the byte budget is only met below JPEG quality {LOW_QUALITY_WARNING}, "
+    "or by sending a smaller image",
 }
 
 # What a template that does not load gets as its rule, by the loader's message.
@@ -285,15 +287,28 @@ def _text_area(template: Template) -> list[Finding]:
 
 
 def _quality(template: Template) -> list[Finding]:
+    """Whether the budget lets the image look good on a phone: the encoder sends a smaller
+    image at a higher quality when that looks better than the full size at a low one."""
     sample = fields.example_values(template.fields, "sample")
     encoded = render(plan(template, sample, format="jpg", at=LINT_AT)).encoded
-    if encoded.width < template.width:
+    budget = f"the budget of {template.budget:,} bytes"
+    if encoded.width < min(template.width, DISPLAY_WIDTH):
         return [
             Finding(
                 "error",
                 "budget",
-                f"the budget of {template.budget:,} bytes is only met "
-                f"by scaling the image down to {encoded.width}x{encoded.height}",
+                f"{budget} is only met by scaling the image down to "
+                f"{encoded.width}x{encoded.height}, smaller than a phone shows it",
+            )
+        ]
+    if encoded.width < template.width:
+        return [
+            Finding(
+                "warning",
+                "low-quality",
+                f"{budget} is met by sending {encoded.width}x{encoded.height} at JPEG quality "
+                f"{encoded.quality}, which looks better on a phone than the full size would; "
+                "raise the budget for the full size",
             )
         ]
     if encoded.quality is not None and encoded.quality < LOW_QUALITY_WARNING:
@@ -301,8 +316,7 @@ def _quality(template: Template) -> list[Finding]:
             Finding(
                 "warning",
                 "low-quality",
-                f"the budget of {template.budget:,} bytes is only met at JPEG quality "
-                f"{encoded.quality}: it will look bad",
+                f"{budget} is only met at JPEG quality {encoded.quality}: it will look bad",
             )
         ]
     return []

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from renderer.core import compose, fields, raster, text
+from renderer.core import compose, fields, jpeg, raster, text
 from renderer.core.catalog import Template
-from renderer.core.encode import Encoded, check_budget, encode, encode_animation, normalize_format
+from renderer.core.encode import Encoded, check_budget, encode, normalize_format
+from renderer.core.gif import Delta, delta, encode_animation
+from renderer.core.jpeg import encode_rows
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +136,12 @@ def render(job: Job) -> Rendered:
     timings: dict[str, float] = {}
     template = job.template
     if template.animation is not None and job.format == "gif":
-        images, durations, fitted = [], [], []
-        for now, frame, duration in _frames(job):
-            image, fitted = _draw(job, now, frame, timings)
-            images.append(image)
-            durations.append(duration)
+        first, deltas, durations, fitted = _animate(job, timings)
         started = time.perf_counter()
-        encoded = encode_animation(
-            images, durations, job.budget, countdown=template.animation.kind == "countdown"
-        )
+        countdown = template.animation.kind == "countdown"
+        encoded = encode_animation(first, deltas, durations, job.budget, countdown)
+    elif template.layers.layered and job.format == "jpg":
+        encoded, fitted, started = _draw_rows(job, timings)
     else:
         image, fitted = _draw(job, job.now, 0, timings)
         started = time.perf_counter()
@@ -173,12 +172,11 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
 
     started = time.perf_counter()
     if layers.layered:
-        frames = template.animation is not None
-        image = compose.compose(layers, root, template.fetcher, size, frames)
+        image = compose.compose(layers, root, template.fetcher, size)
         stage = "composite"
     else:
-        svg = ET.tostring(root, encoding="unicode").encode()
-        image = raster.rasterize(svg, template.fetcher, *size)
+        drawn = ET.tostring(root, encoding="unicode").encode()
+        image = raster.rasterize(drawn, template.fetcher, *size)
         stage = "raster"
     timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
     return image, fitted
@@ -202,6 +200,60 @@ def _missing(job: Job) -> dict[str, list[str]]:
                     ", ".join(f"U+{ord(c):04X}" for c in uncovered),
                 )
     return missing
+
+
+def _animate(job: Job, timings: dict[str, float]):
+    """An animation's frames: the first whole, each other as the box where it differs from
+    the first. A layered template draws only the runs that change from frame to frame (a
+    countdown's ticking clock), inside their boxes; others are drawn whole and compared."""
+    template, layers = job.template, job.template.layers
+    size = (template.width, template.height)
+    first, before, deltas, durations = None, {}, [], []
+    for now, frame, duration in _frames(job):
+        durations.append(duration)
+        if not layers.layered:
+            image, fitted = _draw(job, now, frame, timings)
+            if first is None:
+                first = image
+            else:
+                deltas.append(delta(image, first))
+            continue
+        started = time.perf_counter()
+        root = template.parse(template.fill(job.values, now, frame))
+        fitted = compose.fit_dynamic(layers, root)
+        timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
+        started = time.perf_counter()
+        drawn = compose.draw_dynamic(layers, root, template.fetcher, size)
+        if first is None:
+            first, before = compose.paint(layers, drawn, (0, 0, *size)), drawn
+        else:
+            changed = compose.changes(layers, drawn, before, size)
+            deltas.append(Delta(*changed) if changed else Delta())
+        timings["composite"] = timings.get("composite", 0) + time.perf_counter() - started
+    return first, deltas, durations, fitted
+
+
+def _draw_rows(job: Job, timings: dict[str, float]) -> tuple[Encoded, list, float]:
+    """A layered JPEG: only the rows the values change are drawn and encoded, the rest spliced
+    from the template's static rows (``jpeg.py``). When the budget needs more than a plain
+    quality, the whole image is drawn and encoded instead. Returns the encode's start time."""
+    template = job.template
+    size = (template.width, template.height)
+    started = time.perf_counter()
+    root = template.parse(template.fill(job.values, job.now, 0))
+    fitted = compose.fit_dynamic(template.layers, root)
+    timings["fill"] = time.perf_counter() - started
+    started = time.perf_counter()
+    changed = compose.compose_rows(template.layers, root, template.fetcher, size, jpeg.MCU_ROWS)
+    timings["composite"] = time.perf_counter() - started
+    started = time.perf_counter()
+    encoded = encode_rows(
+        changed.bands, changed.keys, size, template.rows, job.budget, template.predictor
+    )
+    if encoded is None:
+        image = compose.compose(template.layers, root, template.fetcher, size)
+        encoded = encode(image, job.format, job.budget, template.predictor)
+    return encoded, fitted, started
 
 
 def _frames(job: Job) -> list[tuple[datetime, int, int]]:

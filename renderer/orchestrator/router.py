@@ -3,7 +3,8 @@
 ``POST /v1/webhooks/status`` (delivery receipts), ``POST /v1/webhooks/inbound`` (replies:
 STOP, START, HELP) and ``GET /c/{code}`` (tracked links). Webhooks are verified by the
 provider (``providers/``) before anything is read; all three need the campaigns' Redis
-(RENDERER_REDIS_URL, or the embedded one a campaign command started), found on first use.
+(RENDERER_REDIS_URL, else the data folder's embedded one, started on first use if no campaign
+command has started it yet: a STOP always has somewhere durable to go).
 """
 
 import redis
@@ -109,7 +110,7 @@ class CampaignRoutes:
     def _client(self) -> redis.Redis:
         if self._redis is None:
             try:
-                self._redis = redis_store.connect(self.settings, start=False)
+                self._redis = redis_store.connect(self.settings)
             except RendererError as exc:
                 raise CampaignsUnavailable(str(exc)) from None
         return self._redis
