@@ -3,19 +3,18 @@
 after the other in the same run, on every bundled still template; and the engine on names in
 other scripts.
 
-The baseline leaves the dynamic ``<text>`` elements for CairoSVG (static layers are the same
-for both), with fontconfig pointed at the same font files; it does no fitting at all, so it
-flatters the baseline slightly.
+The baseline is the same ``render`` with the engine switched off: the ``<text>`` elements are
+left for CairoSVG (static layers are the same for both), with fontconfig pointed at the same
+font files. It does no fitting at all, so it flatters the baseline slightly.
 """
 
 import os
-import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 
 from bench.inprocess import AT, unique_values
 from bench.stats import summary, timed
-from renderer.core import compose, raster
+from renderer.core import text
 from renderer.core.catalog import Catalog, Template
-from renderer.core.encode import encode
 from renderer.core.render import plan, render
 from renderer.core.text.fontset import FONTS_DIR
 
@@ -28,16 +27,21 @@ NAMES = {
 }
 
 
+@contextmanager
+def engine_off():
+    """``render`` with the text engine switched off: each ``<text>`` stays for CairoSVG."""
+    typeset = text.typeset
+    text.typeset = lambda root, within=None: []
+    try:
+        yield
+    finally:
+        text.typeset = typeset
+
+
 def cairosvg_text(template: Template, raw: dict[str, str]) -> bytes:
     """The same render with the dynamic text drawn by CairoSVG's own text API."""
-    job = plan(template, raw, at=AT)
-    root = template.parse(template.fill(job.values, job.now))
-    size = (template.width, template.height)
-    if template.layers.layered:
-        image = compose.compose(template.layers, root, template.fetcher, size)
-    else:
-        image = raster.rasterize(ET.tostring(root), template.fetcher, *size)
-    return encode(image, job.format, job.budget, template.predictor).data
+    with engine_off():
+        return render(plan(template, raw, at=AT)).encoded.data
 
 
 def run(catalog: Catalog, renders: int) -> dict:
