@@ -18,7 +18,7 @@ from renderer.core.text.fontset import fontset
 from renderer.core.text.layout import FIT_WIDTH, MAX_LINES, MIN_SIZE, Fitted, set_text
 from renderer.core.text.lines import ELLIPSIS, measure
 from renderer.core.text.runs import Span, itemize
-from renderer.core.text.style import TextStyle, computed
+from renderer.core.text.style import ROOT, TextStyle, resolve
 
 __all__ = [
     "ELLIPSIS", "FIT_WIDTH", "MAX_LINES", "MIN_SIZE", "Fitted", "TextStyle", "export", "fontset",
@@ -40,9 +40,11 @@ def typeset(root: ET.Element, within: Iterable[ET.Element] | None = None) -> lis
         if not any(a.tag == TEXT for a in _ancestors(element, parents))
     ]
     done = []
+    styles: dict = {}  # the ancestors' styles, each computed once
     for element in texts:
         try:
-            done.append(set_text(element, computed(element, parents), parents.get(element)))
+            style = _style(element, parents, styles)
+            done.append(set_text(element, style, parents.get(element)))
         except ValueError as exc:  # a style or a position the engine cannot read
             name = element.get("id") or "text"
             raise TemplateError(f"<text id={name!r}>: {exc}") from None
@@ -53,6 +55,17 @@ def width(string: str, style: TextStyle) -> float:
     """The advance width in px of ``string`` set in ``style``, as the engine draws it."""
     paragraph = itemize(string, [Span(style)], [0] * len(string), style.direction == "rtl")
     return measure(paragraph, 0, len(string), 1.0)
+
+
+def _style(element: ET.Element, parents: dict, styles: dict) -> TextStyle:
+    """``element``'s computed style (``style.computed``), reusing its ancestors' from
+    ``styles``."""
+    found = styles.get(element)
+    if found is None:
+        parent = parents.get(element)
+        inherited = _style(parent, parents, styles) if parent is not None else ROOT
+        found = styles[element] = resolve(element, inherited)
+    return found
 
 
 def _ancestors(element: ET.Element, parents: dict[ET.Element, ET.Element]):

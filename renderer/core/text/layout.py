@@ -81,7 +81,7 @@ def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -
 
     The same element in the same style comes out the same: a template's lines that do not
     change between recipients (a discount, a countdown) are set once and copied."""
-    key = (ET.tostring(element), style)
+    key = (_shape_of(element), style)
     with _lock:
         found = _settled.get(key)
     if found is None:
@@ -90,10 +90,22 @@ def set_text(element: ET.Element, style: TextStyle, parent: ET.Element | None) -
             _settled[key] = found
     group, fitted = found
     if parent is not None:
+        placed = copy.deepcopy(group)
+        placed.tail = element.tail
         index = list(parent).index(element)
         parent.remove(element)
-        parent.insert(index, copy.deepcopy(group))
+        parent.insert(index, placed)
     return fitted
+
+
+def _shape_of(element: ET.Element) -> tuple:
+    """Everything about ``element`` that its setting depends on (not its tail)."""
+    return (
+        element.tag,
+        tuple(element.attrib.items()),
+        element.text,
+        tuple((_shape_of(child), child.tail) for child in element),
+    )
 
 
 def _set(element: ET.Element, style: TextStyle) -> tuple[ET.Element, Fitted]:
