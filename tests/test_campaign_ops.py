@@ -124,7 +124,7 @@ def test_status_webhook_checks_its_signature_and_never_goes_backwards(campaign_e
     ledger.create_many([("k1", "pending", "A", {"phone": "+12125550100"})])
     assert ledger.move("k1", ["pending"], "sending")
     assert ledger.move("k1", ["sending"], "accepted", sid="SM1")
-    client.set("mms:sid:SM1", "receipts|k1")
+    client.set(keys.message_owner("SM1"), "receipts|k1")
 
     forged = httpx.post(
         f"{env.service.url}/v1/webhooks/status",
