@@ -139,7 +139,7 @@ def test_what_a_reply_means(service, body, meaning, answer):
     if answer is None:
         assert response.text.endswith("<Response></Response>"), "no answer"
     else:
-        assert f"<Message>{answer}" in response.text or answer == HELP and HELP in response.text
+        assert f"<Message>{answer}" in response.text or (answer == HELP and HELP in response.text)
     assert suppressed(store, number) == (meaning == "stop")
 
 
