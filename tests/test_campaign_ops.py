@@ -238,6 +238,10 @@ def test_campaign_cli_send_and_report(campaign_env, tmp_path):
     assert report.returncode == 0 and "campaign cli" in report.stdout
     assert "row 5: unreadable phone number 'nope'" in report.stdout
     assert "<svg" in html.read_text() and "Sends per minute" in html.read_text()
+    head, row = variant_table(html.read_text())  # a table, not JSON: one column per state
+    assert head[0] == "variant" and head[-2:] == ["clicks", "click-through"]
+    assert set(head[1:-2]) <= {"accepted", "sent", "delivered"} and row[0] == "A"
+    assert sum(int(n) for n in row[1:-2]) == 3 and row[-2:] == ["0", "0.0%"]
     missing = subprocess.run(
         [
             sys.executable,
@@ -255,6 +259,39 @@ def test_campaign_cli_send_and_report(campaign_env, tmp_path):
         text=True,
     )
     assert missing.returncode == 2 and "no audience file" in missing.stderr
+
+
+def variant_table(page: str) -> list[list[str]]:
+    """The cells of the report's variant table, as an HTML parser reads them."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.inside, self.cell = [], False, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.inside = ("id", "variants") in attrs
+            elif self.inside and tag == "tr":
+                self.rows.append([])
+            elif self.inside and tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if self.inside and tag in ("td", "th"):
+                self.rows[-1].append(self.cell)
+                self.cell = None
+            elif tag == "table":
+                self.inside = False
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Cells()
+    parser.feed(page)
+    return parser.rows
 
 
 def test_embedded_redis_without_a_url(tmp_path):
