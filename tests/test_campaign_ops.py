@@ -241,7 +241,7 @@ def test_campaign_cli_send_and_report(campaign_env, tmp_path):
     head, row = variant_table(html.read_text())  # a table, not JSON: one column per state
     assert head[0] == "variant" and head[-2:] == ["clicks", "click-through"]
     assert set(head[1:-2]) <= {"accepted", "sent", "delivered"} and row[0] == "A"
-    assert sum(int(n) for n in row[1:-2]) == 3 and row[-2:] == ["0", "0.0%"]
+    assert sum(int(n) for n in row[1:-2]) == 3 and [c.strip() for c in row[-2:]] == ["0", "0.0%"]
     missing = subprocess.run(
         [
             sys.executable,

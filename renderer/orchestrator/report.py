@@ -113,8 +113,10 @@ def page(report: dict[str, Any]) -> str:
     return (
         "<!doctype html><meta charset=utf-8><title>Campaign report</title>"
         "<style>body{font:14px sans-serif;margin:2em}td,th{padding:2px 10px;border-bottom:1px "
-        "solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}</style>"
-        f"<h1>Campaign {esc(report['campaign'])}</h1><p id=run>{status}</p>"
+        "solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}"
+        ".paused,.cancelled{color:#b00;font-weight:bold}</style>"
+        f"<h1>Campaign {esc(report['campaign'])}</h1>"
+        f"<p id=run class={esc(run['state'])}>{status}</p>"
         + table("States", {k: v for k, v in report["states"].items() if v})
         + _variants(report["variants"])
         + table("Skipped, by reason", report["skipped"])
@@ -128,16 +130,21 @@ def page(report: dict[str, Any]) -> str:
 
 
 def _variants(variants: dict[str, dict]) -> str:
-    """One row per variant: each state's count, clicks and click-through."""
+    """One row per variant: each state's count, clicks, and click-through with a bar."""
     if not variants:
         return ""
     columns = [s for s in STATES if any(figures.get(s) for figures in variants.values())]
     head = "".join(f"<th>{c}</th>" for c in ["variant", *columns, "clicks", "click-through"])
+    best = max((f["click_through"] or 0 for f in variants.values()), default=0) or 1
     rows = []
     for name, figures in variants.items():
         ctr = figures["click_through"]
         cells = [str(figures.get(c, 0)) for c in [*columns, "clicks"]]
-        cells.append(f"{ctr:.1%}" if ctr is not None else "")
+        bar = (
+            f'<svg width="80" height="10"><rect width="{80 * (ctr or 0) / best:.1f}" '
+            'height="10" fill="#3b7dd8"/></svg> '
+        )
+        cells.append(bar + f"{ctr:.1%}" if ctr is not None else "")
         rows.append(
             f"<tr><td>{html.escape(name)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
         )
