@@ -216,3 +216,44 @@ def test_a_store_that_is_down_answers_503_with_retry_after_and_nothing_is_lost(s
     again = reply(server, number, "STOP")  # the provider's retry
     assert again.status_code == 200 and STOPPED in again.text
     assert suppressed(store, number)
+
+
+def test_receipts_before_the_message_id_is_known_are_held_then_applied_in_order(service):
+    import redis
+
+    from renderer.orchestrator import receipts
+    from renderer.orchestrator.ledger import Ledger
+    from renderer.orchestrator.providers.twilio import TwilioProvider
+
+    server, store = service
+    client = redis.Redis.from_url(store.url, decode_responses=True)
+    ledger = Ledger(client, "held")
+    ledger.start({"id": "held", "variants": [{"name": "A"}]})
+    ledger.create_many([("k1", "pending", "A", {"phone": "+12125550100"})])
+    assert ledger.claim("k1") == "ok"
+    status = "/v1/webhooks/status"
+    for state in ("delivered", "sent", "delivered", "queued"):  # early, out of order, twice
+        answer = post(server, status, {"MessageSid": "SMheld", "MessageStatus": state})
+        assert answer.status_code == 204
+    assert ledger.record("k1")["state"] == "sending", "nothing applied to an unknown id"
+    assert 0 < client.ttl(keys.held_receipts("SMheld")) <= receipts.HOLD_SECONDS
+    assert ledger.move("k1", ["sending"], "accepted", sid="SMheld")
+    classify = TwilioProvider("ACtest", TOKEN, "http://127.0.0.1:9").classify
+    receipts.own(client, "SMheld", "held", "k1", classify)  # what the worker does next
+    assert ledger.record("k1")["state"] == "delivered"
+    assert not client.exists(keys.held_receipts("SMheld"))
+    late = post(server, status, {"MessageSid": "SMheld", "MessageStatus": "sent"})
+    assert late.status_code == 204 and ledger.record("k1")["state"] == "delivered"
+    totals = ledger.totals()
+    assert totals["state:delivered"] == 1 and totals.get("state:sent", 0) == 0
+    # a failure reported for an earlier attempt never touches the current one
+    ledger.create_many([("k2", "pending", "A", {"phone": "+12125550101"})])
+    assert ledger.claim("k2") == "ok" and ledger.move("k2", ["sending"], "accepted", sid="SMnew")
+    client.set(keys.message_owner("SMold"), "held|k2")
+    post(server, status, {"MessageSid": "SMold", "MessageStatus": "failed", "ErrorCode": "30003"})
+    assert ledger.record("k2")["state"] == "accepted"
+    # an account error reported in a receipt pauses the campaign
+    client.set(keys.message_owner("SMnew"), "held|k2")
+    post(server, status, {"MessageSid": "SMnew", "MessageStatus": "failed", "ErrorCode": "30034"})
+    assert ledger.record("k2")["state"] == "failed" and ledger.control()["state"] == "paused"
+    assert "30034" in ledger.control()["reason"]

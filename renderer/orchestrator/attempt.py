@@ -34,14 +34,6 @@ from renderer.orchestrator.providers.base import Ambiguous, Provider, Refused, U
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 30.0  # seconds a campaign holds off after a transient error
 
 
-def pause_reason(code: str, message: str, campaign_id: str) -> str:
-    return (
-        f"the provider refused the account or its setup ({code}: {message}); fix it (the "
-        f"RENDERER_TWILIO_* settings, the sender), then run: mms-renderer campaign resume "
-        f"{campaign_id}"
-    )
-
-
 class Attempts:
     def __init__(
         self,
@@ -159,7 +151,7 @@ class Attempts:
         if kind == "account":
             ledger.move(key, ["sending"], "pending")
             ledger.requeue(key)
-            ledger.set_state("paused", pause_reason(exc.code, exc.message, ledger.id))
+            ledger.pause_for_account(exc.code, exc.message)
             return "paused"
         if kind == "opted_out":
             self.redis.sadd(keys.SUPPRESSED, key)

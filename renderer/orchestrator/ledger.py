@@ -231,6 +231,15 @@ class Ledger:
         if state == "running":
             self.redis.sadd(keys.ACTIVE_CAMPAIGNS, self.id)
 
+    def pause_for_account(self, code: str, message: str) -> None:
+        """Pause: the provider says the account or its setup is wrong; a person must fix it."""
+        self.set_state(
+            "paused",
+            f"the provider refused the account or its setup ({code}: {message}); fix it (the "
+            f"RENDERER_TWILIO_* settings, the sender), then run: mms-renderer campaign resume "
+            f"{self.id}",
+        )
+
     def note_transient(self, error: str, hold_seconds: float) -> None:
         """A transient provider error: every worker holds off sending for this campaign until
         ``hold_seconds`` from now; status and progress show the error."""

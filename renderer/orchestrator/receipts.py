@@ -91,9 +91,7 @@ def _apply(client: redis.Redis, owner: str, update: StatusUpdate, classify: Clas
         ledger.count(f"error:{code}")
         kind = classify(code) if update.error_code else "recipient"
         if kind == "account":
-            ledger.set_state(
-                "paused", f"the provider failed a message with {code}, an account error"
-            )
+            ledger.pause_for_account(code, "reported in a delivery receipt")
         elif kind == "opted_out":
             client.sadd(keys.SUPPRESSED, key)
     return moved
