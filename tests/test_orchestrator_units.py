@@ -203,3 +203,38 @@ def test_link_codes_are_signed_and_carry_no_personal_data():
 def test_phone_keys_are_keyed():
     assert compliance.phone_key(b"a", "+12125550123") != compliance.phone_key(b"b", "+12125550123")
     assert "2125550123" not in compliance.phone_key(b"a", "+12125550123")
+
+
+def test_the_frequency_cap_reserves_its_slots_atomically(redis_server):
+    """Twenty concurrent attempts (two campaigns, many workers) on one recipient with a cap
+    of 3: exactly three may send; the others are deferred until the oldest ages out; a
+    suppressed recipient takes no slot."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    import redis
+
+    from renderer.orchestrator import keys
+    from renderer.orchestrator.gate import Gate
+
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    gate = Gate(client)
+    campaigns = [parse({**BASE, "id": name}, TEMPLATES) for name in ("one", "two")]
+    record = {"phone": "+12125550123"}
+    start = datetime(2026, 11, 27, 15, tzinfo=UTC)
+
+    def attempt(i: int):
+        return gate.reserve(campaigns[i % 2], "k", record, start + timedelta(seconds=i), f"m{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = list(pool.map(attempt, range(20)))
+    sent = [v for v in verdicts if v.action == "send"]
+    assert len(sent) == 3 and client.zcard(keys.frequency("k")) == 3
+    oldest = min(
+        float(score) for _, score in client.zrange(keys.frequency("k"), 0, -1, withscores=True)
+    )
+    first = datetime.fromtimestamp(oldest, UTC)
+    assert {v.until for v in verdicts if v.action == "defer"} == {first + timedelta(hours=24)}
+    client.sadd(keys.SUPPRESSED, "s")
+    assert gate.reserve(campaigns[0], "s", record, start, "x").reason == "suppressed"
+    assert client.zcard(keys.frequency("s")) == 0
