@@ -101,7 +101,7 @@ def test_an_auth_error_pauses_and_resume_sends_everyone_once(campaign_env, tmp_p
     wrong = env.environ(RENDERER_TWILIO_AUTH_TOKEN="a-token-that-was-rotated")
     paused = run_cli(*send, "--until-idle", env=wrong)
     assert paused.returncode == 1, paused.stderr
-    assert "campaign auth is PAUSED" in paused.stderr and "20003" in paused.stderr
+    assert "PAUSED: the provider refused the account" in paused.stderr and "20003" in paused.stderr
     assert "mms-renderer campaign resume auth" in paused.stderr
     totals = Ledger(env.client, "auth").totals()
     assert totals.get("state:failed", 0) == 0 and totals["state:pending"] == 20

@@ -74,9 +74,11 @@ def worker(only: str | None) -> int:
     if only:
         _existing(context.redis, only)
 
+    seen: set[str] = set()  # a campaign that finishes gets its last line too
+
     def ledgers() -> list[Ledger]:
-        ids = [only] if only else sorted(context.redis.smembers(keys.ACTIVE_CAMPAIGNS))
-        return [Ledger(context.redis, cid) for cid in ids]
+        seen.update([only] if only else context.redis.smembers(keys.ACTIVE_CAMPAIGNS))
+        return [Ledger(context.redis, cid) for cid in sorted(seen)]
 
     print(f"worker {_worker_name()}: working {only or 'every active campaign'}", file=sys.stderr)
     with progress.Reporter(ledgers, sys.stderr):
@@ -227,7 +229,7 @@ def _work(context: Setup, campaign_id: str, until_idle: bool) -> int:
         outcome = Worker(context, _worker_name()).run(
             only=campaign_id, until_idle=until_idle, stop_on_pause=True
         )
-    note = progress.left_over(ledger, outcome, context.clock())
+    note = progress.left_over(ledger, context.clock())
     if note:
         print(note, file=sys.stderr)
     print(report.text(report.gather(ledger)))

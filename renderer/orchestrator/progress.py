@@ -10,14 +10,16 @@ from typing import TextIO
 
 from renderer.orchestrator.ledger import Ledger
 
-SHOWN = ("pending", "sending", "deferred", "delivered", "failed", "skipped", "ambiguous")
+SHOWN = ("pending", "sending", "deferred", "failed", "skipped", "ambiguous")
 REACHED = ("accepted", "sent", "delivered")
 
 
 def line(ledger: Ledger, rate: float | None = None, now: datetime | None = None) -> str:
-    """``ID: sent 120  pending 30  deferred 5 (next 13:00 UTC, in 4 h 12 min)  ...``."""
+    """``ID: sent 120 (delivered 90)  pending 30  deferred 5 (next 13:00 UTC, in 4 h)  ...``:
+    sent counts every message the provider accepted."""
     totals = ledger.totals()
-    parts = [f"{ledger.id}: sent {sum(totals.get(f'state:{s}', 0) for s in REACHED):,}"]
+    reached = sum(totals.get(f"state:{s}", 0) for s in REACHED)
+    parts = [f"{ledger.id}: sent {reached:,} (delivered {totals.get('state:delivered', 0):,})"]
     for state in SHOWN:
         count = totals.get(f"state:{state}", 0)
         if count:
@@ -43,12 +45,9 @@ def next_due(ledger: Ledger, now: datetime | None = None) -> str:
     return f"next {moment:%Y-%m-%d %H:%M} UTC, {_in(moment - now)}"
 
 
-def left_over(ledger: Ledger, outcome: str, now: datetime | None = None) -> str | None:
-    """What a person must know when a local worker stops: a pause and its reason, or
-    recipients still deferred and what will send them."""
-    if outcome == "paused":
-        reason = ledger.control().get("reason") or "paused by hand"
-        return f"campaign {ledger.id} is PAUSED: {reason}"
+def left_over(ledger: Ledger, now: datetime | None = None) -> str | None:
+    """What a person must know when a local worker stops with recipients still deferred:
+    when they are due, and what will send them."""
     deferred = ledger.totals().get("state:deferred", 0)
     if not deferred:
         return None
