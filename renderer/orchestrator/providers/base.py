@@ -3,7 +3,8 @@
 The worker sends and, after a crash, looks a message up; the webhooks verify and read what
 the provider posts back (delivery receipts, replies) and answer a reply. Nothing outside
 ``providers/`` knows a provider's wire format, status names or error codes: they arrive here
-as ``Accepted``, ``StatusUpdate``, ``Inbound`` and the exceptions below.
+as ``Accepted``, ``StatusUpdate``, ``Inbound`` and the exceptions below, and ``classify``
+says what an error code means for the campaign.
 """
 
 from collections.abc import Mapping
