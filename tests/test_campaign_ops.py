@@ -16,7 +16,7 @@ from renderer.orchestrator.ledger import Ledger
 from renderer.orchestrator.report import gather
 
 from .campaign_env import ACCOUNT, TOKEN, Env, Sandbox, person, wait_for
-from .conftest import ROOT
+from .conftest import ROOT, run_cli
 
 ALWAYS_OPEN = """
 id = "{id}"
@@ -317,7 +317,7 @@ def test_embedded_redis_without_a_url(tmp_path):
     client.shutdown(nosave=True)
 
 
-def test_failures_are_recorded_with_the_provider_error_code(campaign_env):
+def test_failures_are_recorded_with_their_code_and_can_be_retried(campaign_env):
     env = campaign_env
     failing = Sandbox(env.tmp / "failing.log", failure_rate=1.0)
     try:
@@ -329,6 +329,22 @@ def test_failures_are_recorded_with_the_provider_error_code(campaign_env):
         assert gather(ledger)["errors"] == {"30003": 5}
     finally:
         failing.stop()
+    # then sent again, to a provider that delivers, by the failures' code
+    other = run_cli(
+        "campaign", "retry", "failing", "--failed", "--code", "21211", env=env.environ()
+    )
+    assert other.returncode == 0 and "0 recipients that failed with 21211" in other.stdout
+    retried = run_cli(
+        "campaign", "retry", "failing", "--failed", "--code", "30003", "--until-idle",
+        env=env.environ(),
+    )  # fmt: skip
+    assert retried.returncode == 0, retried.stderr
+    assert "5 recipients that failed with 30003 queued again" in retried.stdout
+    assert sorted(m["to"] for m in env.sandbox.outbox()) == [
+        r["phone"] for r in audience(5, start=900)
+    ]
+    wait_for(lambda: ledger.totals().get("state:delivered", 0) == 5, what="5 deliveries")
+    assert gather(ledger)["retried_failed"] == 5
 
 
 def test_the_sandbox_rejects_media_like_a_carrier(campaign_env, tmp_path):
