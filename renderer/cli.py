@@ -104,19 +104,22 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
 def _campaign_commands(commands) -> None:
     campaign = commands.add_parser("campaign", help="send a campaign, see its status and report")
     actions = campaign.add_subparsers(required=True, metavar="ACTION")
-    send = actions.add_parser("send", help="enqueue and send")
-    send.add_argument("file", type=Path, help="campaign.toml")
-    send.add_argument("--audience", type=Path, required=True, help="the audience CSV")
-    send.add_argument("--no-local-worker", action="store_true", help="only enqueue")
-    send.add_argument(
+    working = argparse.ArgumentParser(add_help=False)
+    working.add_argument(
+        "--no-local-worker", action="store_true", help="do not work the campaign here"
+    )
+    working.add_argument(
         "--until-idle", action="store_true", help="return when only deferred recipients are left"
     )
+    send = actions.add_parser("send", parents=[working], help="enqueue and send")
+    send.add_argument("file", type=Path, help="campaign.toml")
+    send.add_argument("--audience", type=Path, required=True, help="the audience CSV")
     send.set_defaults(
         command=lambda a: _orchestrator().send(
             a.file, a.audience, not a.no_local_worker, a.until_idle
         )
     )
-    status = actions.add_parser("status", help="totals by state")
+    status = actions.add_parser("status", help="totals by state, and why it is paused")
     status.add_argument("id")
     status.set_defaults(command=lambda a: _orchestrator().status(a.id))
     report = actions.add_parser("report", help="the campaign's report")
@@ -124,6 +127,30 @@ def _campaign_commands(commands) -> None:
     report.add_argument("--json", action="store_true")
     report.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
     report.set_defaults(command=lambda a: _orchestrator().report_command(a.id, a.json, a.html))
+    resume = actions.add_parser(
+        "resume", parents=[working], help="resume a paused campaign (and work it here)"
+    )
+    resume.add_argument("id")
+    resume.set_defaults(
+        command=lambda a: _orchestrator().resume(a.id, not a.no_local_worker, a.until_idle)
+    )
+    retry = actions.add_parser(
+        "retry", parents=[working], help="send again to recipients that failed"
+    )
+    retry.add_argument("id")
+    retry.add_argument(
+        "--failed", action="store_true", required=True, help="the recipients that failed"
+    )
+    retry.add_argument("--code", metavar="N", help="only those that failed with error code N")
+    retry.set_defaults(
+        command=lambda a: _orchestrator().retry(a.id, a.code, not a.no_local_worker, a.until_idle)
+    )
+    pause = actions.add_parser("pause", help="stop every worker sending it, until resume")
+    pause.add_argument("id")
+    pause.set_defaults(command=lambda a: _orchestrator().pause(a.id))
+    cancel = actions.add_parser("cancel", help="send nothing more: skip everyone left")
+    cancel.add_argument("id")
+    cancel.set_defaults(command=lambda a: _orchestrator().cancel(a.id))
 
     work = commands.add_parser("worker", help="work campaigns from Redis (run on any machine)")
     work.add_argument("--campaign", help="only this campaign")
@@ -134,8 +161,15 @@ def _campaign_commands(commands) -> None:
     sandbox.add_argument("--port", type=int, default=8010)
     sandbox.add_argument("--failure-rate", type=float, default=0.0)
     sandbox.add_argument("--storm-rate", type=float, default=0.0, help="share answered 429")
+    sandbox.add_argument(
+        "--chaos",
+        action="store_true",
+        help="status callbacks in random order, repeated, and some before the create answers",
+    )
     sandbox.set_defaults(
-        command=lambda a: _orchestrator().sandbox(a.host, a.port, a.failure_rate, a.storm_rate)
+        command=lambda a: _orchestrator().sandbox(
+            a.host, a.port, a.failure_rate, a.storm_rate, a.chaos
+        )
     )
 
     recipients = commands.add_parser("recipients", help="personal data")
