@@ -75,7 +75,7 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     render.add_argument("--format", help="jpg, png or gif (default: the template's)")
     render.add_argument("--budget", help="byte budget such as 450KB (default: the template's)")
     render.add_argument("--at", help="pinned time for countdowns, ISO 8601 (default: now)")
-    render.add_argument("--svg", type=Path, help="also write the filled SVG here")
+    render.add_argument("--svg", type=Path, help="also write the filled SVG here (text as paths)")
     render.set_defaults(command=render_image)
 
     check = commands.add_parser("lint", help="lint template folders (exit 1 on errors)")
@@ -210,7 +210,7 @@ def render_image(args: argparse.Namespace) -> int:
     job = render.plan(template, values, format=args.format, budget=budget, at=at)
     result = render.render(job)
     if args.svg:
-        args.svg.write_text(render.fill(job))
+        args.svg.write_text(render.svg(job))
     args.out.write_bytes(result.encoded.data)
     encoded = result.encoded
     stages = ", ".join(f"{stage} {seconds * 1000:.0f}" for stage, seconds in result.timings.items())
@@ -221,6 +221,9 @@ def render_image(args: argparse.Namespace) -> int:
     for fitted in result.fitted:
         if fitted.ellipsized:
             print(f"  {fitted.id}: ellipsized to {fitted.text!r} at {fitted.size}px")
+    for name, characters in result.missing.items():
+        codes = " ".join(f"U+{ord(c):04X}" for c in characters)
+        print(f"  {name}: no bundled font has {codes}; left out of the image")
     return 0
 
 

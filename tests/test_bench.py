@@ -36,6 +36,20 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert row["ours"]["bytes"] <= row["budget_kb"] * 1000
     summary = next(tmp_path.glob("*.md")).read_text()
     assert results["countdown_gif"]["frames"] == 60 and results["countdown_gif"]["kb"] <= 500
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## 8."):
+    engine = results["text_engine"]
+    assert {row["template"] for row in engine["templates"]} >= {"flash_sale", "loyalty_badge"}
+    assert all(row["engine"]["p50_ms"] > 0 for row in engine["templates"])
+    assert set(engine["scripts_flash_sale_p50_ms"]) >= {"latin", "arabic", "cjk", "emoji"}
+    for heading in (
+        "## 1.",
+        "## 2.",
+        "## 3.",
+        "## 4.",
+        "## 5.",
+        "## 6.",
+        "## 7.",
+        "## 8.",
+        "## 9.",
+    ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1

@@ -63,6 +63,10 @@ def test_studio_gallery_preview_lint_and_signed_url(server, page):
     assert "KB of 500 KB" in stats and "quality" in stats
     assert page.get_attribute("#phone-ios", "src").startswith("blob:")
 
+    page.fill("input[name=first_name]", "Zoë 𓀀")  # a character no bundled font has
+    page.wait_for_selector("#stats .notes")
+    assert "first_name: no bundled font has U+13000" in page.inner_text("#stats .notes")
+
     page.click("#extreme")
     page.wait_for_function(
         "document.querySelector('#preview').dataset.values.includes('Featherstonehaugh')"

@@ -22,7 +22,7 @@ from jinja2 import TemplateError as JinjaError
 from jinja2 import TemplateSyntaxError, nodes
 from PIL import Image
 
-from renderer.core import compose, fields, fit, fonts, guard, limits, live
+from renderer.core import compose, fields, guard, limits, live, text
 from renderer.core.encode import QualityPredictor
 from renderer.core.errors import (
     FieldErrors,
@@ -127,6 +127,7 @@ class Template:
                     "required": f.required,
                     "default": f.default,
                     "max_length": f.max_length if f.type in fields.TEXT_TYPES else None,
+                    "missing_glyphs": f.missing_glyphs if f.type == "text" else None,
                     "live": f.live,
                     "min": None if f.min is None else str(f.min),
                     "max": None if f.max is None else str(f.max),
@@ -185,7 +186,6 @@ class Catalog:
 
 def load_template(folder: Path) -> Template:
     """Read, check and compile one template folder; TemplateError says file and line."""
-    fonts.configure()  # static layers are drawn below: fontconfig must see only our fonts
     name = folder.name
     if not NAME.match(name):
         raise TemplateError("folder name must be lowercase letters, digits, '-' or '_'", name)
@@ -311,7 +311,7 @@ def _try_fill(template: Template) -> None:
             raise TemplateError(f"{which} values: {exc}", template.name, MANIFEST_FILE) from None
         root = template.parse(template.fill(values, datetime.now(UTC)))
     if template.layers.layered:
-        fit.fit_text(root)
+        text.typeset(root)
         compose.prepare(template.layers, root, template.fetcher, (template.width, template.height))
 
 

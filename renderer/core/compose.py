@@ -22,7 +22,7 @@ import cairosvg.parser
 import cairosvg.surface
 from PIL import Image
 
-from renderer.core import fit
+from renderer.core import text
 from renderer.core.errors import TemplateError
 from renderer.core.layers import MARK, SHARED_TAGS, Layers
 from renderer.core.raster import DPI, Fetcher
@@ -191,14 +191,10 @@ def _box(drawn: dict[int, Drawn], index: int) -> tuple[int, int, int, int] | Non
     return drawn[index].box if index in drawn else None
 
 
-def fit_dynamic(layers: Layers, filled: ET.Element) -> list[fit.Fitted]:
-    """Fit the text of the dynamic runs (static text was fitted when it was drawn)."""
+def fit_dynamic(layers: Layers, filled: ET.Element) -> list[text.Fitted]:
+    """Set the text of the dynamic runs (static text was set when it was drawn)."""
     static = set().union(*(r.marks for r in layers.runs if r.static)) if layers.runs else set()
-    fitted = []
-    for child in filled:
-        if child.get(MARK) not in static:
-            fitted += fit.fit_text(child)
-    return fitted
+    return text.typeset(filled, [child for child in filled if child.get(MARK) not in static])
 
 
 class _Onto(cairosvg.surface.PNGSurface):

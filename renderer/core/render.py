@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from renderer.core import compose, fields, fit, jpeg, raster
+from renderer.core import compose, fields, jpeg, raster, text
 from renderer.core.catalog import Template
 from renderer.core.encode import Encoded, check_budget, encode, normalize_format
 from renderer.core.gif import Delta, delta, encode_animation
@@ -54,8 +54,9 @@ class Rendered:
     encoded: Encoded
     template: str
     version: str
-    fitted: list[fit.Fitted]
+    fitted: list[text.Fitted]
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    missing: dict[str, list[str]] = field(default_factory=dict)  # field -> characters left out
 
     @property
     def seconds(self) -> float:
@@ -112,7 +113,16 @@ def fill(job: Job) -> str:
     """The whole filled, checked and fitted SVG: what a whole CairoSVG render draws (for
     inspection, and the reference the layered path is tested against)."""
     root = job.template.parse(job.template.fill(job.values, job.now))
-    fit.fit_text(root)
+    text.typeset(root)
+    return ET.tostring(root, encoding="unicode")
+
+
+def svg(job: Job) -> str:
+    """The filled SVG with its text set as plain paths (and emoji as images): what any SVG
+    viewer draws the same as the renderer does. The CLI's ``--svg``."""
+    root = job.template.parse(job.template.fill(job.values, job.now))
+    text.typeset(root)
+    text.export(root)
     return ET.tostring(root, encoding="unicode")
 
 
@@ -137,7 +147,8 @@ def render(job: Job) -> Rendered:
         started = time.perf_counter()
         encoded = encode(image, job.format, job.budget, template.predictor)
     timings["encode"] = time.perf_counter() - started
-    rendered = Rendered(encoded, template.name, template.version, fitted, timings)
+    missing = _missing(job)
+    rendered = Rendered(encoded, template.name, template.version, fitted, timings, missing)
     log.info(
         "rendered %s@%s: %s, %d encodes, %.0f ms",
         template.name,
@@ -156,7 +167,7 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
     started = time.perf_counter()
     root = template.parse(template.fill(job.values, now, frame))
     layers = template.layers
-    fitted = compose.fit_dynamic(layers, root) if layers.layered else fit.fit_text(root)
+    fitted = compose.fit_dynamic(layers, root) if layers.layered else text.typeset(root)
     timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
 
     started = time.perf_counter()
@@ -164,11 +175,31 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
         image = compose.compose(layers, root, template.fetcher, size)
         stage = "composite"
     else:
-        svg = ET.tostring(root, encoding="unicode").encode()
-        image = raster.rasterize(svg, template.fetcher, *size)
+        drawn = ET.tostring(root, encoding="unicode").encode()
+        image = raster.rasterize(drawn, template.fetcher, *size)
         stage = "raster"
     timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
     return image, fitted
+
+
+def _missing(job: Job) -> dict[str, list[str]]:
+    """The characters of each text value that no bundled font has: they were left out of the
+    image (a field with ``missing_glyphs = "reject"`` refused them before). Logged here;
+    the service counts them."""
+    fonts = text.fontset()
+    missing = {}
+    for name, value in job.values.items():
+        if isinstance(value, str) and job.template.fields[name].type == "text":
+            uncovered = fonts.uncovered(value)
+            if uncovered:
+                missing[name] = uncovered
+                log.warning(
+                    "template %s field %s: no bundled font has %s; left out of the image",
+                    job.template.name,
+                    name,
+                    ", ".join(f"U+{ord(c):04X}" for c in uncovered),
+                )
+    return missing
 
 
 def _animate(job: Job, timings: dict[str, float]):

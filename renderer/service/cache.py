@@ -40,7 +40,7 @@ class Entry:
     height: int
     render_ms: float
     frames: int = 1
-    notes: str = ""  # what an animation gave up to fit its budget
+    notes: str = ""  # what an animation gave up to fit its budget; characters no font has
 
     def pack(self) -> bytes:
         header = {k: v for k, v in asdict(self).items() if k != "data"}

@@ -163,6 +163,9 @@ async function preview(template) {
   document.getElementById("stats").append(
     el("span", { class: bytes > limit ? "over" : "", text: `${(bytes / 1000).toFixed(0)} KB of ${(limit / 1000).toFixed(0)} KB` }),
     ` · ${body.format} · ${setting} · ${h("X-Render-Encodes")} encodes · ${h("X-Render-Ms")} ms (${h("X-Cache")})`);
+  if (h("X-Render-Notes")) {  // what the render gave up: animation steps, characters no font has
+    document.getElementById("stats").append(el("div", { class: "notes", text: h("X-Render-Notes") }));
+  }
   studio.lastPreview = { sha256: digest, bytes: blob.size, values: body.fields };
   img.onload = () => drawBoxes(template);
 }
