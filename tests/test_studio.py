@@ -14,8 +14,12 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
 @pytest.fixture
-def page():
+def browser():
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -29,8 +33,31 @@ def page():
                 "--no-first-run",
             ],
         )
-        yield browser.new_page(viewport={"width": 1400, "height": 900})
+        yield browser
         browser.close()
+
+
+def open_page(browser, viewport):
+    """A page that records console errors and failed requests; `finish` asserts there were none."""
+    page = browser.new_page(viewport=viewport)
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    return page
+
+
+def finish(page, screenshot):
+    page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+    assert page.problems == [], "no console errors"
+
+
+@pytest.fixture
+def page(browser):
+    return open_page(browser, DESKTOP)
+
+
+def no_overflow(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_studio_gallery_preview_lint_and_signed_url(server, page):
@@ -123,3 +150,34 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     assert "text-area" in page.inner_text("#findings")
     assert page.locator("#boxes .box").count() >= 5
     page.screenshot(path=str(ARTIFACTS / "studio-lint.png"))
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_studio_layout_on_a_phone_and_a_desktop(server, browser, viewport):
+    page = open_page(browser, viewport)
+    page.goto(f"{server.url}/studio/")
+    page.wait_for_selector(".card[data-template=low_stock] img")
+    assert no_overflow(page)
+    page.fill("#api-key", API_KEY)
+    page.click(".card[data-template=low_stock]")
+    page.wait_for_selector("#preview[data-sha256]")
+    page.wait_for_function("document.querySelector('#preview').complete")
+    page.wait_for_selector("#findings li")
+    assert no_overflow(page), "nothing spills off to the right"
+    preview = page.locator("#preview").bounding_box()
+    fields = page.locator("#fields").bounding_box()
+    width = viewport["width"]
+    if viewport is PHONE:
+        assert preview["width"] >= 0.9 * width, "the preview is full width"
+        assert preview["y"] + preview["height"] <= fields["y"], "the preview comes first"
+        for narrow in (360, 430):
+            page.set_viewport_size({"width": narrow, "height": 844})
+            page.wait_for_timeout(50)
+            assert no_overflow(page), f"no horizontal overflow at {narrow} px"
+            assert page.locator("#preview").bounding_box()["width"] >= 0.9 * narrow
+        page.set_viewport_size(viewport)
+    else:
+        assert preview["x"] > fields["x"] + fields["width"], "three columns: the form left"
+        assert preview["width"] >= 400, "the preview is the main column"
+        assert page.locator("#findings").bounding_box()["x"] > preview["x"] + preview["width"] / 2
+    finish(page, f"studio-layout-{'phone' if viewport is PHONE else 'desktop'}.png")
