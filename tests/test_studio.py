@@ -37,23 +37,30 @@ def browser():
         browser.close()
 
 
-def open_page(browser, viewport):
-    """A page that records console errors and failed requests; `finish` asserts there were none."""
+def open_page(browser, viewport, request):
+    """A page that records console errors; `finish` asserts there were none. Whatever happens,
+    the page as the test left it is kept (a failing test keeps its screenshot)."""
     page = browser.new_page(viewport=viewport)
+    shot = ARTIFACTS / f"last-{request.node.name.replace('/', '_')}.png"
+    request.addfinalizer(lambda: page.screenshot(path=str(shot), full_page=True))
     page.problems = []
     page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
     page.on("pageerror", lambda e: page.problems.append(str(e)))
     return page
 
 
-def finish(page, screenshot):
+def finish(page, screenshot, expected_status=()):
+    """Keep a screenshot; assert no console errors but the refusals the flow provoked on purpose
+    (Chromium logs every 4xx response as one)."""
     page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
-    assert page.problems == [], "no console errors"
+    expected = tuple(f"status of {status} " for status in expected_status)
+    problems = [p for p in page.problems if not (expected and any(e in p for e in expected))]
+    assert problems == [], "no console errors"
 
 
 @pytest.fixture
-def page(browser):
-    return open_page(browser, DESKTOP)
+def page(browser, request):
+    return open_page(browser, DESKTOP, request)
 
 
 def no_overflow(page):
@@ -153,8 +160,8 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
-def test_studio_layout_on_a_phone_and_a_desktop(server, browser, viewport):
-    page = open_page(browser, viewport)
+def test_studio_layout_on_a_phone_and_a_desktop(server, browser, viewport, request):
+    page = open_page(browser, viewport, request)
     page.goto(f"{server.url}/studio/")
     page.wait_for_selector(".card[data-template=low_stock] img")
     assert no_overflow(page)
@@ -181,3 +188,83 @@ def test_studio_layout_on_a_phone_and_a_desktop(server, browser, viewport):
         assert preview["width"] >= 400, "the preview is the main column"
         assert page.locator("#findings").bounding_box()["x"] > preview["x"] + preview["width"] / 2
     finish(page, f"studio-layout-{'phone' if viewport is PHONE else 'desktop'}.png")
+
+
+def test_studio_form_states_key_prompt_enter_and_pickers(server, page):
+    page.goto(f"{server.url}/studio/#/t/countdown_gif")
+    page.wait_for_selector("#key-prompt:not([hidden])")
+    assert not page.locator("#preview").is_visible(), "no broken image without a key"
+    assert page.get_attribute("input[name=ends_at]", "type") == "datetime-local"
+    assert page.input_value("input[name=ends_at]").startswith("2026-11-27T21:00")
+    assert page.get_attribute("input[name=tz]", "list") == "timezones"
+    assert page.locator("#timezones option[value='Europe/Paris']").count() == 1
+    assert "the zone of the tz field" in page.inner_text(".field[data-field=ends_at] .hint")
+
+    page.goto(f"{server.url}/studio/#/t/product_loop")
+    page.wait_for_selector("#key-prompt:not([hidden])")
+    page.fill("#api-key", API_KEY)
+    page.wait_for_selector("#preview[data-sha256]")
+    assert page.is_hidden("#key-prompt")
+    page.fill("input[name=first_name]", "Maria")
+    page.press("input[name=first_name]", "Enter")
+    page.wait_for_function("document.querySelector('#preview').dataset.values.includes('Maria')")
+    assert "?" not in page.url and page.input_value("input[name=first_name]") == "Maria"
+    assert "rendered in" in page.inner_text("#stats")
+    page.press("input[name=first_name]", "Enter")  # the same values again: a cache hit
+    page.wait_for_function("document.querySelector('#stats').innerText.includes('cached (')")
+    assert "rendered in" not in page.inner_text("#stats")
+    page.reload()  # the key is kept for this tab
+    page.wait_for_selector("#preview[data-sha256]")
+    assert page.input_value("#api-key") == API_KEY
+    finish(page, "studio-form-enter.png")
+
+
+def test_studio_live_fields_errors_and_last_request_wins(server, page):
+    page.goto(f"{server.url}/studio/")
+    page.fill("#api-key", API_KEY)
+    page.goto(f"{server.url}/studio/#/t/low_stock")
+    page.wait_for_selector("#preview[data-sha256]")
+    stock = page.locator(".field[data-field=stock]")
+    assert page.input_value("input[name=stock]") == "", "a live field is not filled"
+    assert "read from the stock feed" in stock.locator(".hint").inner_text()
+    assert "0 to 99999.99" in page.inner_text(".field[data-field=price] .hint")
+    assert page.locator(".field[data-field=product_name] .required").count() == 1
+    assert page.locator(".field[data-field=price] .required").count() == 0
+
+    page.click("#copy-url")  # as loaded: works
+    page.wait_for_function("document.querySelector('#signed-url').value.startsWith('http')")
+    assert httpx.get(page.input_value("#signed-url")).status_code == 200
+    page.fill("input[name=stock]", "47")
+    page.click("#copy-url")  # a live field in a URL: an error, shown as one
+    page.wait_for_function("document.querySelector('#url-message').innerText !== ''")
+    assert page.input_value("#signed-url") == ""
+    page.fill("input[name=stock]", "")
+
+    page.fill("input[name=price]", "12abc")  # letters in a number box
+    page.wait_for_selector(".field[data-field=price].invalid")
+    assert stock.get_attribute("class") == "field live"
+    assert page.inner_text(".field[data-field=price] .field-error") != ""
+    assert page.get_attribute("input[name=price]", "aria-invalid") == "true"
+    opacity = page.eval_on_selector("#preview", "img => getComputedStyle(img).opacity")
+    assert float(opacity) < 1, "the old image is dimmed"
+    page.screenshot(path=str(ARTIFACTS / "studio-field-error.png"))
+    page.fill("input[name=price]", "12.00")
+    page.wait_for_function("!document.querySelector('.field.invalid')")
+    page.wait_for_function("document.querySelector('#preview').dataset.values.includes('12.00')")
+
+    page.select_option("#format", "png")  # and, mid-render, gif: the last request wins
+    page.select_option("#format", "gif")
+    page.wait_for_function("document.querySelector('#preview').dataset.format === 'gif'")
+    page.wait_for_function("!document.querySelector('#stage-column').classList.contains('busy')")
+    assert page.input_value("#format") == "gif" and " gif " in page.inner_text("#stats")
+    values = json.loads(page.get_attribute("#preview", "data-values"))
+    direct = httpx.post(
+        f"{server.url}/v1/templates/low_stock/preview",
+        headers=AUTH,
+        json={"fields": values, "format": "gif"},
+        timeout=60,
+    )
+    assert hashlib.sha256(direct.content).hexdigest() == page.get_attribute(
+        "#preview", "data-sha256"
+    )
+    finish(page, "studio-last-request.png", expected_status=[400])
