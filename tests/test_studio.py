@@ -156,7 +156,16 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     page.wait_for_selector("#boxes .box")
     assert "text-area" in page.inner_text("#findings")
     assert page.locator("#boxes .box").count() >= 5
-    page.screenshot(path=str(ARTIFACTS / "studio-lint.png"))
+    lines = page.locator("#findings li").all_inner_texts()
+    assert len(lines) == len(set(lines)), "each finding once"
+    assert sum("text-area" in line for line in lines) == 1
+    wide = page.locator("#boxes .box").first.bounding_box()["width"]
+    page.set_viewport_size({"width": 390, "height": 844})  # the outlines follow the image
+    page.wait_for_function(f"document.querySelector('#boxes .box').offsetWidth < {wide} - 1")
+    image = page.locator("#preview").bounding_box()
+    box = page.locator("#boxes .box").first.bounding_box()
+    assert image["x"] <= box["x"] and box["x"] + box["width"] <= image["x"] + image["width"] + 1
+    finish(page, "studio-lint.png", expected_status=[422])
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
