@@ -33,6 +33,7 @@ class Fitted:
     size: float
     width: float
     ellipsized: bool
+    shrunk: bool = False  # drawn smaller than its declared size (to fit, or before the cut)
 
 
 def fit_text(root: ET.Element) -> list[Fitted]:
@@ -64,7 +65,8 @@ def _fit(element: ET.Element, parents: dict[ET.Element, ET.Element]) -> Fitted:
 
     measured = width(text, size)
     ellipsized = False
-    if measured > box:
+    shrunk = measured > box
+    if shrunk:
         size = max(min_size, size * box / measured)
         while size > min_size and (measured := width(text, size)) > box:
             size = max(min_size, size * 0.98)  # hinted advances do not scale exactly
@@ -74,7 +76,7 @@ def _fit(element: ET.Element, parents: dict[ET.Element, ET.Element]) -> Fitted:
             ellipsized = True
             _set_text(element, text)
         _set_font_size(element, size)
-    return Fitted(name, text, round(size, 2), round(measured, 1), ellipsized)
+    return Fitted(name, text, round(size, 2), round(measured, 1), ellipsized, shrunk)
 
 
 def _ellipsize(text: str, box: float, width) -> tuple[str, float]:
