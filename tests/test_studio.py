@@ -207,7 +207,7 @@ def test_studio_form_states_key_prompt_enter_and_pickers(server, page):
     assert page.input_value("input[name=ends_at]").startswith("2026-11-27T21:00")
     assert page.get_attribute("input[name=tz]", "list") == "timezones"
     assert page.locator("#timezones option[value='Europe/Paris']").count() == 1
-    assert "the zone of the tz field" in page.inner_text(".field[data-field=ends_at] .hint")
+    assert "the zone of the tz field" in page.inner_text("#field-ends_at-hint")
 
     page.goto(f"{server.url}/studio/#/t/product_loop")
     page.wait_for_selector("#key-prompt:not([hidden])")
@@ -277,3 +277,75 @@ def test_studio_live_fields_errors_and_last_request_wins(server, page):
         "#preview", "data-sha256"
     )
     finish(page, "studio-last-request.png", expected_status=[400])
+
+
+AUDIENCE = "\r\n".join(  # CRLF, a quoted comma and doubled quotes, as spreadsheets write
+    [
+        "first_name,discount,code",
+        "Ana,40,SAVE",
+        "Bartholomew-Fitzgerald Featherstonehaugh,40,WWWWWWWWWWWWWWWW",
+        "Zoë,lots,SAVE",
+        '"Smith, ""Jr""",10,X',
+    ]
+)
+
+
+def test_studio_audience_preview_flags_each_row_and_opens_it(server, browser, request, tmp_path):
+    page = open_page(browser, PHONE, request)
+    page.goto(f"{server.url}/studio/")
+    page.fill("#api-key", API_KEY)
+    page.goto(f"{server.url}/studio/#/t/flash_sale")
+    page.wait_for_selector("#preview[data-sha256]")
+    shown = json.loads(page.get_attribute("#preview", "data-values"))
+    assert shown["ends_at"].endswith("Z"), "a picker keeps the value's offset"
+    assert page.input_value("input[name=ends_at]") in shown["ends_at"]
+    csv = tmp_path / "audience.csv"
+    csv.write_text(AUDIENCE)
+    page.set_input_files("#audience-file", str(csv))
+    page.wait_for_function("document.querySelector('#audience-csv').value.includes('Smith')")
+    page.click("#audience button[type=submit]")
+    page.wait_for_function(
+        "document.querySelectorAll('.audience-cell[data-done]').length === 4", timeout=120_000
+    )
+    assert no_overflow(page)
+    rows = [
+        {"first_name": "Ana", "discount": "40", "code": "SAVE"},
+        {
+            "first_name": "Bartholomew-Fitzgerald Featherstonehaugh",
+            "discount": "40",
+            "code": "WWWWWWWWWWWWWWWW",
+        },
+        {"first_name": "Zoë", "discount": "lots", "code": "SAVE"},
+        {"first_name": 'Smith, "Jr"', "discount": "10", "code": "X"},
+    ]
+    for number, values in enumerate(rows, 1):
+        cell = page.locator(f".audience-cell[data-row='{number}']")
+        flags = {f.get_attribute("data-flag"): f.inner_text() for f in cell.locator(".flag").all()}
+        direct = httpx.post(
+            f"{server.url}/v1/templates/flash_sale/preview",
+            headers=AUTH,
+            json={"fields": values, "format": "jpg"},
+            timeout=60,
+        )
+        if direct.status_code == 400:
+            fields = [p["field"] for p in direct.json()["error"]["fields"]]
+            assert fields == ["discount"] and "discount" in flags["field-error"]
+            continue
+        fit = direct.headers["X-Render-Fit"]
+        assert ("fitted" in flags) == ("=fitted" in fit) and ("cut" in flags) == ("=cut" in fit)
+        assert flags["bytes"] == f"{int(direct.headers['X-Render-Bytes']) / 1000:.0f} KB"
+        assert "over" not in flags
+        if number == 1:
+            assert fit == "" and "fitted" not in flags
+        if number == 2:
+            assert "greeting=" in fit and "code=" in fit, "the long name and code were fitted"
+    page.screenshot(path=str(ARTIFACTS / "studio-audience-phone.png"), full_page=True)
+
+    page.click(".audience-cell[data-row='2']")  # opens the row in the editor
+    page.wait_for_function(
+        "document.querySelector('#preview').dataset.values.includes('Featherstonehaugh')"
+    )
+    assert page.input_value("input[name=code]") == "WWWWWWWWWWWWWWWW"
+    page.click(".audience-cell[data-row='3']")  # a field error lands on the field
+    page.wait_for_selector(".field[data-field=discount].invalid")
+    finish(page, "studio-audience-open.png", expected_status=[400])

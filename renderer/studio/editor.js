@@ -3,6 +3,7 @@
 "use strict";
 
 import { apiKey, auth, el, errorBody, keyInput } from "./page.js";
+import { setupAudience } from "./audience.js";
 
 const NUMBERS = { int: "numeric", money: "decimal" };
 let template = null;
@@ -38,6 +39,12 @@ export async function showEditor(app, studio, name) {
   $("key-prompt-focus").addEventListener("click", () => keyInput.focus());
   new ResizeObserver(drawBoxes).observe($("preview"));
   studio.refresh = () => preview(studio);
+  setupAudience(template, settings, (row) => {
+    // exactly what the row sent: the defaults apply to the rest, as they did in the grid
+    for (const field of Object.keys(template.fields)) setValue(form.elements[field], row[field] ?? "");
+    window.scrollTo(0, 0);
+    preview(studio);
+  });
   preview(studio);
   showLint();
 }
@@ -61,7 +68,7 @@ function fieldControl(name, spec) {
   const label = el("label", { for: id }, name);
   if (spec.required) label.append(el("abbr", { class: "required", title: "required", text: " *" }));
   return el("div", { class: "field" + (spec.live ? " live" : ""), "data-field": name },
-    label, input,
+    label, input, spec.type === "datetime" ? el("span", { class: "offset" }) : "",
     el("small", { id: `${id}-hint`, class: "hint", text: hint(spec) }),
     el("small", { id: `${id}-error`, class: "field-error", "aria-live": "polite" }));
 }
@@ -84,13 +91,35 @@ function hint(spec) {
 function fill(which) {
   const form = $("fields");
   for (const [field, spec] of Object.entries(template.fields)) {
-    form.elements[field].value = spec.live ? "" : (spec[which] ?? spec.default ?? "");
+    setValue(form.elements[field], spec.live ? "" : (spec[which] ?? spec.default ?? ""));
   }
+}
+
+/** A date-time picker holds no offset: "…T05:00:00Z" shows 05:00:00 and keeps "Z" beside it. */
+function setValue(input, value) {
+  if (input.type !== "datetime-local") {
+    input.value = value;
+    return;
+  }
+  const [, local, offset] = value.match(/^(.*?)(Z|[+-]\d\d:?\d\d)?$/i);
+  input.value = local;
+  input.dataset.offset = offset || "";
+  input.parentElement.querySelector(".offset").textContent = offset ? `offset ${offset}` : "";
+}
+
+/** Format and budget as the editor has them: the audience grid renders with the same. */
+function settings() {
+  const out = { format: $("format").value };
+  const budget = $("budget").value.trim();
+  if (budget) out.budget = budget;
+  return out;
 }
 
 function values() {
   const out = {};
-  for (const input of $("fields").elements) if (input.name && input.value !== "") out[input.name] = input.value;
+  for (const input of $("fields").elements) {
+    if (input.name && input.value !== "") out[input.name] = input.value + (input.dataset.offset || "");
+  }
   return out;
 }
 
@@ -118,9 +147,7 @@ async function preview(studio) {
   if (!hasKey) return;
   if (controller) controller.abort();
   const mine = (controller = new AbortController());
-  const body = { fields: values(), format: $("format").value };
-  const budget = $("budget").value.trim();
-  if (budget) body.budget = budget;
+  const body = { fields: values(), ...settings() };
   setBusy(true);
   $("stage-column").classList.add("stale");
   const started = performance.now();
