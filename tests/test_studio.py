@@ -349,3 +349,47 @@ def test_studio_audience_preview_flags_each_row_and_opens_it(server, browser, re
     page.click(".audience-cell[data-row='3']")  # a field error lands on the field
     page.wait_for_selector(".field[data-field=discount].invalid")
     finish(page, "studio-audience-open.png", expected_status=[400])
+
+
+AXE = ROOT / "tests" / "assets" / "axe.min.js"
+
+
+def axe_violations(page):
+    """axe-core's WCAG 2 A/AA violations on the page as it is: rule, and the elements."""
+    page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']}))"
+        ".violations.map(v => [v.id, v.nodes.map(n => n.target.join(' '))])"
+    )
+    return {rule: targets for rule, targets in found}
+
+
+def test_studio_accessibility_labels_keyboard_and_axe(server, browser, request):
+    page = open_page(browser, PHONE, request)
+    page.goto(f"{server.url}/studio/")
+    page.wait_for_selector(".card[data-template=low_stock] img")
+    assert axe_violations(page) == {}, "the gallery"
+    page.fill("#api-key", API_KEY)
+    page.goto(f"{server.url}/studio/#/t/low_stock")
+    page.wait_for_selector("#preview[data-sha256]")
+    page.wait_for_selector("#findings li")
+    page.fill("#audience-csv", "product_name,price\nEthiopia,12\nKenya,abc")
+    page.click("#audience button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('.audience-cell[data-done]').length === 2")
+    assert axe_violations(page) == {}, "the editor and an audience grid"
+
+    # every control is reached with Tab alone, in an order that starts at the top
+    controls = page.evaluate(
+        "[...document.querySelectorAll('a[href], button, input, select, textarea')]"
+        ".filter(e => e.offsetParent !== null && !e.disabled).map(e => e.outerHTML.slice(0, 80))"
+    )
+    page.focus("body")
+    reached = []
+    for _ in range(len(controls) + 5):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.outerHTML.slice(0, 80)"))
+    assert set(controls) <= set(reached), "every control is keyboard reachable"
+    page.focus(".audience-cell[data-row='1']")
+    page.keyboard.press("Enter")  # and works from the keyboard
+    page.wait_for_function("document.querySelector('#preview').dataset.values.includes('Ethiopia')")
+    finish(page, "studio-accessibility.png", expected_status=[400])
