@@ -72,6 +72,7 @@ def test_studio_gallery_preview_lint_and_signed_url(server, page):
     page.wait_for_selector(".card[data-template=refer_friend] img")
     assert page.locator(".card").count() == 7
     page.screenshot(path=str(ARTIFACTS / "studio-gallery.png"))
+    assert page.evaluate("fetch('favicon.svg').then(r => r.status)") == 200
 
     page.fill("#api-key", API_KEY)
     page.click(".card[data-template=flash_sale]")
@@ -106,7 +107,7 @@ def test_studio_gallery_preview_lint_and_signed_url(server, page):
     url = page.input_value("#signed-url")
     assert url.startswith(f"{server.url}/i/flash_sale.jpg?")
     assert httpx.get(url).status_code == 200
-    page.screenshot(path=str(ARTIFACTS / "studio-editor.png"))
+    finish(page, "studio-editor.png")
 
 
 def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path):
