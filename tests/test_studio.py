@@ -248,7 +248,11 @@ def test_studio_live_fields_errors_and_last_request_wins(server, page):
     page.click("#copy-url")  # a live field in a URL: an error, shown as one
     page.wait_for_function("document.querySelector('#url-message').innerText !== ''")
     assert page.input_value("#signed-url") == ""
+    assert page.inner_text("#url-message").startswith("stock ")
+    assert "live" in page.inner_text(".field[data-field=stock] .field-error")
     page.fill("input[name=stock]", "")
+    page.wait_for_selector(".field[data-field=stock]:not(.invalid)")
+    assert page.inner_text("#url-message") == ""
 
     page.fill("input[name=price]", "12abc")  # letters in a number box
     page.wait_for_selector(".field[data-field=price].invalid")

@@ -32,7 +32,7 @@ export async function showEditor(app, studio, name) {
   $("sample").addEventListener("click", () => { fill("sample"); preview(studio); });
   $("extreme").addEventListener("click", () => { fill("extreme"); preview(studio); });
   $("copy-url").addEventListener("click", copyUrl);
-  form.addEventListener("input", schedule);
+  form.addEventListener("input", () => { $("url-message").textContent = ""; schedule(); });
   form.addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); preview(studio); });
   $("format").addEventListener("change", () => { clearTimeout(timer); preview(studio); });
   $("budget").addEventListener("input", schedule);
@@ -249,10 +249,10 @@ async function copyUrl() {
   });
   const body = response.ok ? await response.json() : { error: await errorBody(response) };
   const url = response.ok && body.urls[0];
-  if (!url) {
-    const problem = body.errors && body.errors[0] ? body.errors[0] : body.error;
-    message.textContent = problem.message;
-    if (problem.fields) showFieldErrors(problem.fields);
+  if (!url) { // per-recipient errors name their field: mark it, as a preview's error does
+    const problems = body.errors && body.errors.length ? body.errors : [body.error];
+    message.textContent = problems.map((p) => (p.field ? `${p.field} ${p.message}` : p.message)).join("; ");
+    showFieldErrors(problems.filter((p) => p.field));
     return;
   }
   output.value = url;
