@@ -1,5 +1,6 @@
 """The studio page in a real browser: Debian's Chromium, driven by Playwright."""
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -18,8 +19,8 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture
-def browser():
+@contextlib.contextmanager
+def launch():
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -37,16 +38,30 @@ def browser():
         browser.close()
 
 
-def open_page(browser, viewport, request):
-    """A page that records console errors; `finish` asserts there were none. Whatever happens,
-    the page as the test left it is kept (a failing test keeps its screenshot)."""
-    page = browser.new_page(viewport=viewport)
-    shot = ARTIFACTS / f"last-{request.node.name.replace('/', '_')}.png"
-    request.addfinalizer(lambda: page.screenshot(path=str(shot), full_page=True))
+@pytest.fixture
+def browser():
+    with launch() as browser:
+        yield browser
+
+
+def watched(page):
+    """The page, recording its console errors: `finish` asserts there were none."""
     page.problems = []
     page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
     page.on("pageerror", lambda e: page.problems.append(str(e)))
     return page
+
+
+def open_page(browser, viewport, request):
+    """A watched page; whatever happens, the page as the test left it is kept (a failing test
+    keeps its screenshot)."""
+    page = watched(browser.new_page(viewport=viewport))
+    request.addfinalizer(lambda: keep_last(page, request))
+    return page
+
+
+def keep_last(page, request):
+    page.screenshot(path=str(ARTIFACTS / f"last-{request.node.name}.png"), full_page=True)
 
 
 def finish(page, screenshot, expected_status=()):
@@ -59,8 +74,12 @@ def finish(page, screenshot, expected_status=()):
 
 
 @pytest.fixture
-def page(browser, request):
-    return open_page(browser, DESKTOP, request)
+def page(request):
+    """A desktop page in a browser of its own (other test modules import this fixture alone)."""
+    with launch() as browser:
+        page = watched(browser.new_page(viewport=DESKTOP))
+        yield page
+        keep_last(page, request)
 
 
 def no_overflow(page):
