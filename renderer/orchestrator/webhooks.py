@@ -46,7 +46,9 @@ def settle(client: redis.Redis, key: str, timeout: float = SETTLE_SECONDS) -> bo
     answered): after this, no provider call for the number can start (see ``gate.py``).
     False if one was still in flight after ``timeout`` (a worker that died mid-call)."""
     deadline = time.monotonic() + timeout
-    campaigns = client.smembers(keys.ACTIVE_CAMPAIGNS)
+    # every campaign, not only the active ones: one pipelined read each, and no window in
+    # which a campaign being re-activated (campaign retry) could be missed
+    campaigns = client.smembers(keys.ALL_CAMPAIGNS) | client.smembers(keys.ACTIVE_CAMPAIGNS)
     while True:
         pipe = client.pipeline(transaction=False)
         for campaign in campaigns:
