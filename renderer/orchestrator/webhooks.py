@@ -93,6 +93,9 @@ def forget(client: redis.Redis, privacy_key: bytes, phone: str) -> list[str]:
             continue
         if record.get("image_url"):
             images.append(record["image_url"])
+        if ledger.move(key, ["pending", "deferred"], "skipped", reason="forgotten"):
+            client.zrem(ledger.deferred, key)  # never sent: there is no number left to send to
+            ledger.count("skip:forgotten")
         client.hdel(record_key, "phone", "values", "body", "image_url", "timezone")
         client.hset(record_key, "forgotten", "1")
     return images
