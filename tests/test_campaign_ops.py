@@ -178,6 +178,10 @@ def test_forget_erases_the_person_but_keeps_the_opt_out(campaign_env):
     wait_for(lambda: len(env.sandbox.outbox()) == 2, what="two sends")
     number = rows[0]["phone"]
     env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "STOP"})
+    key = compliance.phone_key(keyring.privacy_key(env.client), number)
+    waiting = Ledger(env.client, "forget-waiting")  # another campaign, not yet sent to them
+    waiting.start({"id": "forget-waiting", "variants": [{"name": "A"}]})
+    waiting.create_many([(key, "pending", "A", {"phone": number})])
     images_before = len(env.client.keys("mms:img:*"))
     done = subprocess.run(
         [sys.executable, "-m", "renderer", "recipients", "forget", number],
@@ -188,10 +192,11 @@ def test_forget_erases_the_person_but_keeps_the_opt_out(campaign_env):
     )
     assert done.returncode == 0, done.stderr
     assert "1 cached images purged" in done.stdout
-    key = compliance.phone_key(keyring.privacy_key(env.client), number)
     record = Ledger(env.client, "forget").record(key)
     assert record["forgotten"] == "1" and "phone" not in record and "values" not in record
     assert record["state"] in ("accepted", "sent", "delivered")
+    unsent = waiting.record(key)
+    assert (unsent["state"], unsent["reason"], "phone" in unsent) == ("skipped", "forgotten", False)
     assert env.client.sismember(keys.SUPPRESSED, key), "still unsubscribed"
     assert len(env.client.keys("mms:img:*")) == images_before - 1
     assert "Person500" not in str(

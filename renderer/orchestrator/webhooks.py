@@ -46,7 +46,9 @@ def settle(client: redis.Redis, key: str, timeout: float = SETTLE_SECONDS) -> bo
     answered): after this, no provider call for the number can start (see ``gate.py``).
     False if one was still in flight after ``timeout`` (a worker that died mid-call)."""
     deadline = time.monotonic() + timeout
-    campaigns = client.smembers(keys.ACTIVE_CAMPAIGNS)
+    # every campaign, not only the active ones: one pipelined read each, and no window in
+    # which a campaign being re-activated (campaign retry) could be missed
+    campaigns = client.smembers(keys.ALL_CAMPAIGNS) | client.smembers(keys.ACTIVE_CAMPAIGNS)
     while True:
         pipe = client.pipeline(transaction=False)
         for campaign in campaigns:
@@ -91,6 +93,9 @@ def forget(client: redis.Redis, privacy_key: bytes, phone: str) -> list[str]:
             continue
         if record.get("image_url"):
             images.append(record["image_url"])
+        if ledger.move(key, ["pending", "deferred"], "skipped", reason="forgotten"):
+            client.zrem(ledger.deferred, key)  # never sent: there is no number left to send to
+            ledger.count("skip:forgotten")
         client.hdel(record_key, "phone", "values", "body", "image_url", "timezone")
         client.hset(record_key, "forgotten", "1")
     return images
