@@ -71,8 +71,12 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     render.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="a field value"
     )
-    render.add_argument("--out", required=True, type=Path, help="output file")
-    render.add_argument("--format", help="jpg, png or gif (default: the template's)")
+    render.add_argument(
+        "--out", required=True, type=Path, help="output file; its extension picks the format"
+    )
+    render.add_argument(
+        "--format", help="jpg, png or gif (default: the --out extension, else the template's)"
+    )
     render.add_argument("--budget", help="byte budget such as 450KB (default: the template's)")
     render.add_argument("--at", help="pinned time for countdowns, ISO 8601 (default: now)")
     render.add_argument("--svg", type=Path, help="also write the filled SVG here")
@@ -173,7 +177,8 @@ def render_image(args: argparse.Namespace) -> int:
     at = _at(args.at)
     budget = parse_bytes(args.budget) if args.budget else None
     template = Catalog(templates_dir(args.templates)).get(args.template)
-    job = render.plan(template, values, format=args.format, budget=budget, at=at)
+    format = _out_format(args.out, args.format)
+    job = render.plan(template, values, format=format, budget=budget, at=at)
     result = render.render(job)
     if args.svg:
         args.svg.write_text(render.fill(job))
@@ -296,6 +301,22 @@ def _log_config() -> dict:
         "propagate": False,
     }
     return log_config
+
+
+def _out_format(out: Path, format: str | None) -> str | None:
+    """``--format`` when given; else the ``--out`` extension, so ``x.png`` holds a PNG and not
+    JPEG bytes; None (the template's format) for a file with no extension."""
+    from renderer.core.encode import normalize_format
+
+    if format or not out.suffix:
+        return format
+    try:
+        return normalize_format(out.suffix)
+    except ValueError:
+        raise ValueError(
+            f"--out {out.name}: {out.suffix!r} is not .jpg, .jpeg, .png or .gif; "
+            "rename the file or say --format"
+        ) from None
 
 
 def _values(items: list[str]) -> dict[str, str]:
