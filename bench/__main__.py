@@ -7,7 +7,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import audience_memory, http_load, inprocess, machine, quality, report
+from bench import audience_memory, http_load, inprocess, machine, palettes, quality, report
 from renderer.core.catalog import Catalog
 from renderer.settings import BUNDLED_TEMPLATES
 
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
     results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
     results["quality_per_byte"] = quality.quality_per_byte(catalog)
+    results["palettes"] = palettes.palettes(catalog, args.quick)
     results["audience"] = audience_memory.run(size["audience_rows"])
 
     paths = report.write(

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import quality
+from bench import palettes, quality
 
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
@@ -135,6 +135,8 @@ def markdown(results: dict, plots: list[str]) -> str:
         ]
     if results.get("quality_per_byte"):
         lines += quality.report(results["quality_per_byte"])
+    if results.get("palettes"):
+        lines += palettes.report(results["palettes"])
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)
 
