@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -93,6 +94,15 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     check.add_argument("--templates", metavar="DIR", help="templates folder")
     check.add_argument("--json", action="store_true")
     check.set_defaults(command=lint_templates)
+
+    importing = commands.add_parser(
+        "import", help="a design tool's SVG export -> a template folder to complete"
+    )
+    importing.add_argument("file", type=Path, metavar="FILE.svg")
+    importing.add_argument("--name", help="template name (default: from the file name)")
+    importing.add_argument("--templates", metavar="DIR", help="where to write the folder")
+    importing.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    importing.set_defaults(command=import_svg)
 
     url = commands.add_parser(
         "url", parents=[templates_option], help="print a signed image URL (keys from RENDERER_*)"
@@ -217,6 +227,22 @@ def lint_templates(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reports, indent=2))
     return 1 if errors else 0
+
+
+def import_svg(args: argparse.Namespace) -> int:
+    from renderer.core import importer
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{args.file}: {exc.strerror}") from None
+    name = args.name or re.sub(r"[^a-z0-9_-]+", "_", args.file.stem.lower()).strip("_-")
+    found = importer.inspect(data)
+    folder = importer.write(templates_dir(args.templates) / name, data, found, args.force)
+    for line in found.lines():
+        print(f"  {line}")
+    print(f"wrote {folder}/: complete the TODOs in manifest.toml, then mms-renderer lint {folder}")
+    return 0
 
 
 def signed_url(args: argparse.Namespace) -> int:
