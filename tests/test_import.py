@@ -3,11 +3,12 @@ with one line and nothing written."""
 
 import tomllib
 
+import httpx
 import pytest
 
 from renderer.core import lint
 
-from .conftest import run_cli
+from .conftest import AUTH, run_cli
 
 # Figma-shaped: a frame clip-path group around everything, a drop shadow filter around a
 # dynamic text, tspans with x/y, xml:space, letter-spacing="0em"
@@ -110,3 +111,37 @@ def test_bad_exports_exit_2_with_one_line_and_write_nothing(tmp_path, content, m
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not out.exists()
+
+
+def test_post_a_raw_export_to_the_api(start_server, tmp_path):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    server = start_server({"RENDERER_TEMPLATES": str(folder)})
+    headers = {**AUTH, "Content-Type": "image/svg+xml"}
+    url = f"{server.url}/v1/templates"
+    created = httpx.post(url, params={"name": "spring"}, content=FIGMA, headers=headers)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["template"] == "spring" and body["lint"]["errors"] == 0
+    assert "merge fields: first_name, discount (2 text elements)" in body["lint"]["found"]
+    shown = httpx.get(f"{url}/spring").json()
+    assert set(shown["fields"]) == {"first_name", "discount"}
+
+    again = httpx.post(url, params={"name": "spring"}, content=FIGMA, headers=headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "template_exists"
+    forced = httpx.post(
+        url, params={"name": "spring", "force": "1"}, content=FIGMA, headers=headers
+    )
+    assert forced.status_code == 201, forced.text
+
+    bad = httpx.post(
+        url,
+        params={"name": "bad"},
+        content=b'<!DOCTYPE svg [<!ENTITY x "y">]><svg xmlns="http://www.w3.org/2000/svg"/>',
+        headers=headers,
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "import_refused"
+    assert "Traceback" not in bad.text
+    unnamed = httpx.post(url, content=FIGMA, headers=headers)
+    assert unnamed.status_code == 400 and "?name=" in unnamed.json()["error"]["message"]
+    assert sorted(p.name for p in folder.iterdir()) == ["spring"]

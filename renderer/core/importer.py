@@ -31,6 +31,11 @@ class ImportRefused(RendererError):
     code = "import_refused"
 
 
+class TemplateExists(ImportRefused):
+    code = "template_exists"
+    status = 409
+
+
 @dataclass(frozen=True)
 class Found:
     """What an export holds."""
@@ -97,7 +102,7 @@ def write(folder: Path, data: bytes, found: Found, force: bool = False) -> Path:
             f"template name {folder.name!r}: use lowercase letters, digits, - or _ (--name)"
         )
     if folder.exists() and not force:
-        raise ImportRefused(f"{folder} exists; choose another --name or say --force")
+        raise TemplateExists(f"{folder} exists; choose another --name or say --force")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "template.svg").write_bytes(data)
     (folder / "manifest.toml").write_text(manifest(folder.name, found))
