@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -71,8 +72,12 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     render.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="a field value"
     )
-    render.add_argument("--out", required=True, type=Path, help="output file")
-    render.add_argument("--format", help="jpg, png or gif (default: the template's)")
+    render.add_argument(
+        "--out", required=True, type=Path, help="output file; its extension picks the format"
+    )
+    render.add_argument(
+        "--format", help="jpg, png or gif (default: the --out extension, else the template's)"
+    )
     render.add_argument("--budget", help="byte budget such as 450KB (default: the template's)")
     render.add_argument("--at", help="pinned time for countdowns, ISO 8601 (default: now)")
     render.add_argument("--svg", type=Path, help="also write the filled SVG here (text as paths)")
@@ -89,6 +94,15 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     check.add_argument("--templates", metavar="DIR", help="templates folder")
     check.add_argument("--json", action="store_true")
     check.set_defaults(command=lint_templates)
+
+    importing = commands.add_parser(
+        "import", help="a design tool's SVG export -> a template folder to complete"
+    )
+    importing.add_argument("file", type=Path, metavar="FILE.svg")
+    importing.add_argument("--name", help="template name (default: from the file name)")
+    importing.add_argument("--templates", metavar="DIR", help="where to write the folder")
+    importing.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    importing.set_defaults(command=import_svg)
 
     url = commands.add_parser(
         "url", parents=[templates_option], help="print a signed image URL (keys from RENDERER_*)"
@@ -207,7 +221,8 @@ def render_image(args: argparse.Namespace) -> int:
     at = _at(args.at)
     budget = parse_bytes(args.budget) if args.budget else None
     template = Catalog(templates_dir(args.templates)).get(args.template)
-    job = render.plan(template, values, format=args.format, budget=budget, at=at)
+    format = _out_format(args.out, args.format)
+    job = render.plan(template, values, format=format, budget=budget, at=at)
     result = render.render(job)
     if args.svg:
         args.svg.write_text(render.svg(job))
@@ -249,6 +264,22 @@ def lint_templates(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reports, indent=2))
     return 1 if errors else 0
+
+
+def import_svg(args: argparse.Namespace) -> int:
+    from renderer.core import importer
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{args.file}: {exc.strerror}") from None
+    name = args.name or re.sub(r"[^a-z0-9_-]+", "_", args.file.stem.lower()).strip("_-")
+    found = importer.inspect(data)
+    folder = importer.write(templates_dir(args.templates) / name, data, found, args.force)
+    for line in found.lines():
+        print(f"  {line}")
+    print(f"wrote {folder}/: complete the TODOs in manifest.toml, then mms-renderer lint {folder}")
+    return 0
 
 
 def signed_url(args: argparse.Namespace) -> int:
@@ -333,6 +364,22 @@ def _log_config() -> dict:
         "propagate": False,
     }
     return log_config
+
+
+def _out_format(out: Path, format: str | None) -> str | None:
+    """``--format`` when given; else the ``--out`` extension, so ``x.png`` holds a PNG and not
+    JPEG bytes; None (the template's format) for a file with no extension."""
+    from renderer.core.encode import normalize_format
+
+    if format or not out.suffix:
+        return format
+    try:
+        return normalize_format(out.suffix)
+    except ValueError:
+        raise ValueError(
+            f"--out {out.name}: {out.suffix!r} is not .jpg, .jpeg, .png or .gif; "
+            "rename the file or say --format"
+        ) from None
 
 
 def _values(items: list[str]) -> dict[str, str]:
