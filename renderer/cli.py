@@ -4,7 +4,6 @@ Bad input exits with code 2 and one line on stderr that says what to fix.
 """
 
 import argparse
-import copy
 import json
 import logging
 import os
@@ -311,6 +310,8 @@ def serve_http(args: argparse.Namespace) -> int:
     """Flags become RENDERER_* variables, so every uvicorn worker reads the same settings."""
     import uvicorn
 
+    from renderer.service.accesslog import uvicorn_log_config
+
     flags = {
         "HOST": args.host,
         "PORT": args.port,
@@ -332,7 +333,7 @@ def serve_http(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         access_log=False,  # renderer.accesslog writes one line per request, signatures redacted
-        log_config=_log_config(),
+        log_config=uvicorn_log_config(),
     )
     return 0
 
@@ -342,28 +343,6 @@ def _orchestrator():
     from renderer.orchestrator import commands
 
     return commands
-
-
-def _log_config() -> dict:
-    """uvicorn's logging, and a plain formatter for ours: uvicorn's coloured one costs tens of
-    microseconds a line, which the access log pays on every request."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["formatters"]["plain"] = {
-        "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    }
-    log_config["handlers"]["renderer"] = {
-        "class": "logging.StreamHandler",
-        "formatter": "plain",
-        "stream": "ext://sys.stderr",
-    }
-    log_config["loggers"]["renderer"] = {
-        "handlers": ["renderer"],
-        "level": "INFO",
-        "propagate": False,
-    }
-    return log_config
 
 
 def _out_format(out: Path, format: str | None) -> str | None:
