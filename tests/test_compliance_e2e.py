@@ -87,7 +87,7 @@ def test_no_send_starts_after_an_acknowledged_stop_on_two_workers(campaign_env):
     wait_for(receipts_applied, timeout=60, what="every receipt in the ledger")
     assert ledger.totals()["state:delivered"] == len(sent)
     logs = "".join(p.read_text() for p in Path(env.tmp).glob("worker-*.log"))
-    assert "race: sent" in logs and "/s" in logs, "workers print their progress"
+    assert "race: sent" in logs, "workers print their progress"  # (a rate from the second line)
     chaos.stop()
 
 
