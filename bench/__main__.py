@@ -7,7 +7,16 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import audience_memory, http_load, inprocess, machine, quality, report, text_engine
+from bench import (
+    audience_memory,
+    http_load,
+    inprocess,
+    machine,
+    palettes,
+    quality,
+    report,
+    text_engine,
+)
 from renderer.core.catalog import Catalog
 from renderer.settings import BUNDLED_TEMPLATES
 
@@ -68,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
     results["quality_per_byte"] = quality.quality_per_byte(catalog)
     results["text_engine"] = text_engine.run(catalog, size["renders"])
+    results["palettes"] = palettes.palettes(catalog, args.quick)
     results["audience"] = audience_memory.run(size["audience_rows"])
 
     paths = report.write(

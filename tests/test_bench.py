@@ -50,6 +50,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         "## 7.",
         "## 8.",
         "## 9.",
+        "## 10.",
     ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1

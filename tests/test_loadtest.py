@@ -265,12 +265,12 @@ def test_a_slowed_deployment_latency_grows_under_overload_and_find_max_finds_the
     )  # fmt: skip
     overload = tmp_path / "overload"
     code, _, err = loadtest(
-        monkeypatch, capsys, server.url, "--template", "countdown_gif", "--rate", "1,8",
+        monkeypatch, capsys, server.url, "--template", "countdown_gif", "--rate", "1,16",
         "--step", "2s", "--mix", "render", "--timeout", "60s", "--out", str(overload),
     )  # fmt: skip
     assert code == 0, err
     light, heavy = (step["kinds"]["render"] for step in report(overload)["steps"])
-    assert light["ok"] == 2 and heavy["ok"] == 16
+    assert light["ok"] == 2 and heavy["ok"] == 32
     assert heavy["latency_ms"]["p99"] > 2 * light["latency_ms"]["p99"]
     p50_per_second = report(overload)["timeline"]["kinds"]["render"]["p50"]
     assert p50_per_second[3] > p50_per_second[2]  # the queue grows through the overload

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops
 
+from renderer.core import palette
 from renderer.core.encode import PALETTE_STEPS, SCALE_STEP, Encoded, check_budget
 from renderer.core.errors import BudgetError
 from renderer.core.limits import MIN_SIDE_PX
@@ -48,7 +49,12 @@ def delta(image: Image.Image, first: Image.Image) -> Delta:
 
 
 def encode_animation(
-    first: Image.Image, deltas: list[Delta], durations: list[int], budget: int, countdown: bool
+    first: Image.Image,
+    deltas: list[Delta],
+    durations: list[int],
+    budget: int,
+    countdown: bool,
+    keep: tuple[tuple[int, int, int], ...] = (),
 ) -> Encoded:
     """An animated GIF at or under ``budget``, looping: ``first`` and then each of ``deltas``
     (frames 2 onwards, as they differ from the first). When it does not fit it gives up, in
@@ -63,12 +69,15 @@ def encode_animation(
     first = first.convert("RGB")
     frames = [Delta(), *deltas]
     encodes, scale = 0, 1.0
+    keep = palette.shown(first, keep) if keep else ()
     while True:
         for colors in PALETTE_STEPS:
             for tick in TICKS if countdown and len(frames) > 1 else (1,):
                 if tick > 1 and tick >= len(frames) * 2:
                     break
-                data = _gif(first, frames[::tick], _merged(durations, tick), colors, countdown)
+                data = _gif(
+                    first, frames[::tick], _merged(durations, tick), colors, countdown, keep
+                )
                 encodes += 1
                 if len(data) <= budget:
                     notes = []
@@ -99,12 +108,17 @@ def encode_animation(
 
 
 def _gif(
-    first: Image.Image, frames: list[Delta], durations: list[int], colors: int, countdown: bool
+    first: Image.Image,
+    frames: list[Delta],
+    durations: list[int],
+    colors: int,
+    countdown: bool,
+    keep: tuple,
 ) -> bytes:
     picks = frames[:: max(1, len(frames) // 6)][:6]  # a loop's palette: a few of its slides
     slides = [first] if countdown else [frame.over(first) for frame in picks]
-    palette = _shared_palette(slides, colors)
-    base = first.quantize(palette=palette)
+    shared = _shared_palette(slides, colors, keep)
+    base = first.quantize(palette=shared, dither=Image.Dither.NONE)
     if len(frames) == 1:
         buffer = io.BytesIO()
         base.save(buffer, "GIF")
@@ -126,7 +140,11 @@ def _gif(
             if inside is not None:
                 mask = mask.crop(inside).point(lambda value: 255 if value else 0)
                 at = (frame.box[0] - box[0] + inside[0], frame.box[1] - box[1] + inside[1])
-                pixels.paste(changed.crop(inside).quantize(palette=palette), at, mask)
+                pixels.paste(
+                    changed.crop(inside).quantize(palette=shared, dither=Image.Dither.NONE),
+                    at,
+                    mask,
+                )
         differs = ImageChops.difference(_indices(pixels), _indices(shown.crop(box))).getbbox()
         if differs is None:
             rectangles.append(None)
@@ -150,16 +168,19 @@ def _union(a: Box | None, b: Box | None) -> Box | None:
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
-def _shared_palette(images: list[Image.Image], colors: int) -> Image.Image:
-    """One palette for every frame, from a mosaic of a few of them (a loop's slides differ)."""
+def _shared_palette(images: list[Image.Image], colors: int, keep: tuple) -> Image.Image:
+    """One palette for every frame, from a mosaic of a few of them (a loop's slides differ),
+    with the ``keep`` colours exact. Median cut, undithered: an animation is a flat design
+    (measured: dithering doubled the countdown's bytes and lowered its SSIM), and a frame's
+    changed box quantized on its own must not shimmer against the first frame."""
     if len(images) == 1:
-        return images[0].quantize(colors, method=Image.Quantize.MEDIANCUT)
+        return palette.build(images[0], colors, keep, Image.Quantize.MEDIANCUT)
     picks = images[:: max(1, len(images) // 6)][:6]
     width, height = images[0].width // 2, images[0].height // 2
     mosaic = Image.new("RGB", (width * len(picks), height))
     for index, image in enumerate(picks):
         mosaic.paste(image.resize((width, height)), (index * width, 0))
-    return mosaic.quantize(colors, method=Image.Quantize.MEDIANCUT)
+    return palette.build(mosaic, colors, keep, Image.Quantize.MEDIANCUT)
 
 
 def _merged(durations: list[int], tick: int) -> list[int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from renderer.core import compose, fields, jpeg, raster, text
+from renderer.core import compose, fields, jpeg, palette, raster, text
 from renderer.core.catalog import Template
 from renderer.core.encode import Encoded, check_budget, encode, normalize_format
 from renderer.core.gif import Delta, delta, encode_animation
@@ -139,13 +139,15 @@ def render(job: Job) -> Rendered:
         first, deltas, durations, fitted = _animate(job, timings)
         started = time.perf_counter()
         countdown = template.animation.kind == "countdown"
-        encoded = encode_animation(first, deltas, durations, job.budget, countdown)
+        keep = palette.template_colors(template.source)
+        encoded = encode_animation(first, deltas, durations, job.budget, countdown, keep)
     elif template.layers.layered and job.format == "jpg":
         encoded, fitted, started = _draw_rows(job, timings)
     else:
         image, fitted = _draw(job, job.now, 0, timings)
         started = time.perf_counter()
-        encoded = encode(image, job.format, job.budget, template.predictor)
+        keep = palette.template_colors(template.source)
+        encoded = encode(image, job.format, job.budget, template.predictor, keep)
     timings["encode"] = time.perf_counter() - started
     missing = _missing(job)
     rendered = Rendered(encoded, template.name, template.version, fitted, timings, missing)

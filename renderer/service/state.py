@@ -103,4 +103,9 @@ def draw(job: Job) -> Entry:
         render_ms=round(result.seconds * 1000, 1),
         frames=encoded.frames,
         notes="; ".join([*encoded.notes, *left_out]),
+        fit=", ".join(
+            f"{f.id}={'cut' if f.ellipsized else 'fitted'} {f.size:g}px"
+            for f in result.fitted
+            if f.shrunk
+        ),
     )

@@ -28,11 +28,21 @@ async def show_template(request: Request) -> JSONResponse:
 
 
 async def upload_template(request: Request) -> JSONResponse:
-    """``POST /v1/templates``: a zip of a template folder (``application/zip``), or its files
-    as multipart form parts; stored only if lint finds no error. The answer is the lint."""
+    """``POST /v1/templates``: a zip of a template folder (``application/zip``), its files as
+    multipart form parts, or a raw design-tool export (``image/svg+xml`` with ``?name=``,
+    ``&force=1`` to replace) given a manifest skeleton; stored only if lint finds no error.
+    The answer is the lint (and, for an export, what it holds)."""
     service: Service = request.app.state.service
     authorize(request, service.settings.api_keys)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    found = None
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("image/svg+xml"):  # a raw export: the manifest is a skeleton
+        body = await read_body(request, MAX_UPLOAD_BYTES, "the upload")
+        name, force = request.query_params.get("name", ""), "force" in request.query_params
+        files, found = await run_in_threadpool(
+            upload.files_from_svg, service.catalog.folder, body, name, force
+        )
+    elif content_type.startswith("multipart/form-data"):
         refuse_declared_over(request, MAX_UPLOAD_BYTES, "the upload")
         form = await request.form(max_files=MAX_TEMPLATE_FILES, max_part_size=MAX_BODY_BYTES)
         files = {
@@ -45,6 +55,8 @@ async def upload_template(request: Request) -> JSONResponse:
         files = await run_in_threadpool(upload.files_from_zip, body)
     name, findings = await run_in_threadpool(upload.store, service.catalog.folder, files)
     report = lint.report(findings)
+    if found is not None:
+        report["found"] = found.lines()
     if report["errors"]:
         return error_response(
             422,

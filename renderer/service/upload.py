@@ -16,7 +16,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from renderer.core import lint
+from renderer.core import importer, lint
 from renderer.core.catalog import NAME
 from renderer.core.errors import RendererError
 from renderer.core.limits import MAX_TEMPLATE_FILES
@@ -59,6 +59,20 @@ def files_from_zip(data: bytes) -> dict[str, bytes]:
             PurePosixPath(n).relative_to(next(iter(tops))).as_posix(): d for n, d in files.items()
         }
     return files
+
+
+def files_from_svg(
+    templates: Path, data: bytes, name: str, force: bool
+) -> tuple[dict[str, bytes], importer.Found]:
+    """A raw design-tool export (``mms-renderer import`` over HTTP): the SVG as it is and a
+    manifest skeleton, as a template's files; a name in use is refused unless ``force``."""
+    if not NAME.match(name):
+        raise UnsafeUpload("?name= is the template's name: lowercase letters, digits, - or _")
+    if (templates / name).exists() and not force:
+        raise importer.TemplateExists(f"a template named {name!r} exists; add &force=1")
+    found = importer.inspect(data)
+    manifest = importer.manifest(name, found).encode()
+    return {"template.svg": data, MANIFEST_FILE: manifest}, found
 
 
 def store(templates: Path, files: dict[str, bytes]) -> tuple[str, list[lint.Finding]]:

@@ -62,6 +62,7 @@ class Fitted:
     ellipsized: bool
     lines: int = 1
     fitted: bool = False  # it declares data-fit-width
+    shrunk: bool = False  # fitting drew it smaller than its own size, or cut it
     box: tuple[float, float, float, float] | None = None  # x, y, width, height
     missing: tuple[str, ...] = ()  # characters no bundled font has, left out
 
@@ -161,6 +162,7 @@ def _set(element: ET.Element, style: TextStyle) -> tuple[ET.Element, Fitted]:
         ellipsized=any(cut for _, cut in settings),
         lines=sum(len(chunk_lines) for chunk_lines in laid),
         fitted=box is not None,
+        shrunk=k < 1 - 1e-9 or any(cut for _, cut in settings),
         box=_union(boxes),
         missing=missing,
     )
