@@ -87,7 +87,7 @@ REFUSED = {
             f'<g id="l{i}"><use href="#l{i - 1}"/><use href="#l{i - 1}"/></g>' for i in range(1, 30)
         )
         + '</defs><use href="#l29"/></svg>',
-        "<use> nests",
+        "references nest 9 deep",
     ),
     "self_use": (HEAD + '<g id="a"><use href="#a"/></g></svg>', "refers to itself"),
     "missing_file": (

@@ -21,6 +21,7 @@ root element or ``<style>`` varies, or that refers across runs by id renders who
 through ``raster.rasterize``; ``Layers.reason`` says why.
 """
 
+import contextlib
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -39,7 +40,8 @@ from renderer.core.guard import SVG, references
 from renderer.core.raster import DPI, Fetcher
 
 MARK = "data-layer"
-REPEATS = 64  # dynamic runs kept drawn, per template version
+SEEN_BYTES = 4_000_000  # filled dynamic runs remembered, per template version
+PIECE_BYTES = 32_000_000  # dynamic runs kept drawn, per template version
 JINJA = re.compile(r"\{[{%#]")
 BLOCK_OPEN = re.compile(r"\{%-?\s*(if|for|with|filter|macro|call|block|raw)\b")
 BLOCK_CLOSE = re.compile(r"\{%-?\s*end\w+")
@@ -68,9 +70,16 @@ class Layers:
     runs: list[Run] = field(default_factory=list)
     reason: str = ""
     opaque: bool = False  # the first run covers every pixel: the result needs no alpha
-    # filled dynamic runs seen once, and those seen again with their drawn pieces
-    seen: LRUCache = field(default_factory=lambda: LRUCache(maxsize=1024), repr=False)
-    pieces: LRUCache = field(default_factory=lambda: LRUCache(maxsize=REPEATS), repr=False)
+    # filled dynamic runs seen once (-> their size), and those seen again with their drawn
+    # pieces (-> surface, box, size): both bounded by bytes, whatever the runs weigh
+    seen: LRUCache = field(
+        default_factory=lambda: LRUCache(maxsize=SEEN_BYTES, getsizeof=lambda size: size),
+        repr=False,
+    )
+    pieces: LRUCache = field(
+        default_factory=lambda: LRUCache(maxsize=PIECE_BYTES, getsizeof=lambda piece: piece[2]),
+        repr=False,
+    )
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -189,10 +198,11 @@ def compose(
             with layers.lock:
                 piece = layers.pieces.get(svg)
                 again = piece is None and svg in layers.seen
-                layers.seen[svg] = True
+                with contextlib.suppress(ValueError):  # larger than the whole memo
+                    layers.seen[svg] = len(svg) + 100
             if piece is None and again:
                 piece = _piece(svg, fetcher, size)
-                with layers.lock:
+                with layers.lock, contextlib.suppress(ValueError):
                     layers.pieces[svg] = piece
             if piece is None:
                 _draw(surface, svg, fetcher, size)
@@ -240,20 +250,20 @@ def _paint(context: cairo.Context, source, box, offset: tuple[int, int]) -> None
 
 
 def _piece(svg: bytes, fetcher: Fetcher, size: tuple[int, int]):
-    """A dynamic run drawn alone, cropped to where it has pixels: (surface, box)."""
+    """A dynamic run drawn alone, cropped to where it has pixels: (surface, box, bytes)."""
     full = cairo.ImageSurface(cairo.FORMAT_ARGB32, *size)
     _draw(full, svg, fetcher, size)
     full.flush()
     alpha = Image.frombuffer("RGBA", size, full.get_data(), "raw", "BGRa", full.get_stride(), 1)
     box = alpha.getchannel("A").getbbox()
     if box is None:
-        return cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1), None
+        return cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1), None, len(svg) + 100
     left, top, right, bottom = box
     piece = cairo.ImageSurface(cairo.FORMAT_ARGB32, right - left, bottom - top)
     context = cairo.Context(piece)
     context.set_source_surface(full, -left, -top)
     context.paint()
-    return piece, (left, top, right, bottom)
+    return piece, (left, top, right, bottom), len(svg) + 4 * (right - left) * (bottom - top)
 
 
 def _draw(target: cairo.ImageSurface, svg: bytes, fetcher: Fetcher, size) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 from renderer.core import compose, fields, fit, raster
 from renderer.core.catalog import Template
 from renderer.core.encode import Encoded, check_budget, encode, encode_animation, normalize_format
+from renderer.core.errors import TemplateError
+from renderer.core.limits import MAX_RENDER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,13 @@ def render(job: Job) -> Rendered:
     template = job.template
     if template.animation is not None and job.format == "gif":
         images, durations, fitted = [], [], []
+        started = time.perf_counter()
         for now, frame, duration in _frames(job):
+            if time.perf_counter() - started > MAX_RENDER_SECONDS:  # each frame is priced
+                raise TemplateError(  # by the guard; all of them together are timed
+                    f"drawing its frames takes over {MAX_RENDER_SECONDS:g} s; simplify it",
+                    template.name,
+                )
             image, fitted = _draw(job, now, frame, timings)
             images.append(image)
             durations.append(duration)
