@@ -21,6 +21,7 @@ function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (name === "text") node.textContent = value;
+    else if (name === "style") node.style.cssText = value; // CSSOM: allowed by the CSP
     else node.setAttribute(name, value);
   }
   node.append(...children);
