@@ -7,7 +7,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import audience_memory, http_load, inprocess, machine, report
+from bench import audience_memory, hostile, http_load, inprocess, machine, report
 from renderer.core.catalog import Catalog
 from renderer.settings import BUNDLED_TEMPLATES
 
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
     results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
     results["audience"] = audience_memory.run(size["audience_rows"])
+    results["hostile"] = hostile.run(catalog.get("flash_sale"))
 
     paths = report.write(
         results, args.out, f"{now:%Y-%m-%d-%H%M}" + ("-quick" if args.quick else "")

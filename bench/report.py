@@ -131,6 +131,24 @@ def markdown(results: dict, plots: list[str]) -> str:
             f"the enqueuing process **{audience['peak_rss_mb']:.0f} MB**; Redis holds "
             f"{audience['redis_used_mb']:.0f} MB.",
         ]
+    hostile = results.get("hostile")
+    if hostile:
+        lines += [
+            "",
+            f"## 8. Hostile templates: the worst draw the guard lets through "
+            f"(cost limit {hostile['limit']:,})",
+            "",
+            f"Baseline: a flash_sale render (fill, draw, encode), {hostile['baseline_ms']:.0f} ms",
+            "",
+            "| kind | cost | draw ms | µs per unit | x baseline | far over the limit: refused in |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {row['kind']} | {row['cost']:,} | {row['draw_ms']:.0f} | "
+                f"{row['us_per_unit']:.0f} | {row['over_baseline']:.0f}x | "
+                f"{row['refused_ms']:.1f} ms ({row['refused']}) |"
+                for row in hostile["kinds"]
+            ),
+        ]
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)
 

@@ -33,6 +33,9 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
     summary = next(tmp_path.glob("*.md")).read_text()
     assert results["countdown_gif"]["frames"] == 60 and results["countdown_gif"]["kb"] <= 500
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7."):
+    assert {row["kind"] for row in results["hostile"]["kinds"]} >= {"markers", "text"}
+    assert all(row["cost"] <= results["hostile"]["limit"] for row in results["hostile"]["kinds"])
+    assert "not refused" not in {row["refused"] for row in results["hostile"]["kinds"]}
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## 8."):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1
