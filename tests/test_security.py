@@ -141,11 +141,13 @@ def test_fetcher_refuses_outside_the_folder(make_template):
     folder = make_template(HEAD + NAME + "</svg>", files={"logo.png": _png()})
     template = load_template(folder)
     fetcher: Fetcher = template.fetcher
-    assert fetcher(f"file://{folder.resolve()}/logo.png", "image/*").startswith(b"\x89PNG")
+    assert fetcher(f"{Fetcher.BASE}logo.png", "image/*").startswith(b"\x89PNG")
     for url in (
         "file:///etc/passwd",
-        f"file://{folder.resolve()}/../../outside.png",
-        f"file://{folder.resolve()}/template.svg/../../../etc/passwd",
+        f"file://{folder.resolve()}/logo.png",  # the disk is never read
+        f"{Fetcher.BASE}../../outside.png",
+        f"{Fetcher.BASE}template.svg/../../../etc/passwd",
+        "mms://elsewhere/logo.png",
         "http://127.0.0.1:1/x.png",
         "data:text/html,<script>",
     ):

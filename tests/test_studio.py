@@ -29,8 +29,19 @@ def page():
                 "--no-first-run",
             ],
         )
-        yield browser.new_page(viewport={"width": 1400, "height": 900})
+        opened = browser.new_page(viewport={"width": 1400, "height": 900})
+        opened.blocked = []  # what the studio's Content-Security-Policy refused
+        opened.on(
+            "console",
+            lambda message: (
+                opened.blocked.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        yield opened
         browser.close()
+        assert opened.blocked == [], "the studio works under its own CSP"
 
 
 def test_studio_gallery_preview_lint_and_signed_url(server, page):

@@ -244,7 +244,7 @@ def _build(name: str, files: dict[str, bytes], folder: Path) -> Template:
         files=rendered_files,
         assets=assets,
         jinja=jinja,
-        fetcher=Fetcher(str(folder.resolve()), rendered_files),
+        fetcher=Fetcher(rendered_files),
         uses_clock=uses_clock,
         layers=layers,
         animation=manifest.get("animation"),
@@ -317,10 +317,10 @@ def _prepare_assets(files: dict[str, bytes], name: str) -> tuple[dict[str, bytes
                         path,
                     )
                 if image.format != "PNG":
+                    if image.mode not in ("RGB", "RGBA"):  # else saved as decoded: no copy
+                        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
                     buffer = io.BytesIO()
-                    image.convert("RGBA" if "A" in image.getbands() else "RGB").save(
-                        buffer, "PNG", compress_level=1
-                    )
+                    image.save(buffer, "PNG", compress_level=1)
                     prepared[path] = buffer.getvalue()
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise TemplateError(f"not a readable image: {exc}", name, path) from None

@@ -269,7 +269,7 @@ def _piece(svg: bytes, fetcher: Fetcher, size: tuple[int, int]):
 def _draw(target: cairo.ImageSurface, svg: bytes, fetcher: Fetcher, size) -> None:
     try:
         tree = cairosvg.parser.Tree(
-            bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher
+            bytestring=svg, url=fetcher.BASE + "template.svg", url_fetcher=fetcher
         )
         _Onto(target, tree, size)
     except TemplateError:

@@ -32,7 +32,8 @@ MAX_REFERENCE_DEPTH = 8  # <use>, pattern, mask, marker ... referring to one tha
 MAX_DRAW_COST = 10_000
 TEXT_CHARS_PER_UNIT = 3
 IMAGE_PIXELS_PER_UNIT = 8_000
-MAX_IMAGE_PIXELS = 16_777_216  # every decoded image, file or data: URI (4096 x 4096)
+MAX_IMAGE_PIXELS = 2 * MAX_SIDE_PX * MAX_SIDE_PX  # every decoded image, file or data: URI:
+# twice the largest output's pixels (8.4 Mpx, 34 MB decoded); more is never seen
 MAX_LAYER_BYTES = 64_000_000  # the static layers a template keeps drawn, else it draws whole
 MAX_ASSET_BYTES = 10_000_000
 MAX_ASSET_SIDE_PX = 8192  # decompression bombs among the assets

@@ -52,11 +52,12 @@ RULES = {
 # What a template that does not load gets as its rule, by the loader's message.
 LOAD_RULES = (
     (r"' is undefined", "undeclared-field"),
-    (r"costs over|steps|characters and items|nest \d+ deep|too large a number|work budget", "cost"),
+    (r"costs over|steps \(|characters and items|nest \d+ deep|too large a number", "cost"),
+    (r"work budget|filled SVG is over|too wide|range of", "cost"),
     (r"external reference|data: URI", "external-reference"),
     (r"leaves the template folder|link to outside|no such file", "outside-folder"),
     (r"DOCTYPE|entities", "entity"),
-    (r"over the \d+ px limit|px; at most", "too-large"),
+    (r"over the \d+ px limit|px; at most|Mpx", "too-large"),
 )
 
 
@@ -290,8 +291,6 @@ def _text_area(template: Template) -> list[Finding]:
 
 def _quality(template: Template) -> list[Finding]:
     sample = fields.example_values(template.fields, "sample")
-    if template.animation is not None:  # every frame, so an upload's lint measures them all
-        render(plan(template, sample, format="gif", at=LINT_AT))
     encoded = render(plan(template, sample, format="jpg", at=LINT_AT)).encoded
     if encoded.width < template.width:
         return [

@@ -21,10 +21,17 @@ DPI = 96
 
 
 class Fetcher:
-    """A CairoSVG url_fetcher confined to one template folder's files."""
+    """A CairoSVG url_fetcher confined to one template's files.
 
-    def __init__(self, folder: str, files: Mapping[str, bytes]):
-        self.folder = folder.rstrip("/") + "/"
+    CairoSVG resolves a relative reference against the document's URL, and a ``file:`` URL
+    by looking at the disk. A template's files are in memory (it may come from the template
+    store, with no folder at all), so its documents get a URL of a scheme CairoSVG joins as
+    text (``BASE``), and only that URL's paths are served.
+    """
+
+    BASE = "mms://template/"
+
+    def __init__(self, files: Mapping[str, bytes]):
         self.files = files
 
     def __call__(self, url: str, resource_type: str) -> bytes:
@@ -32,11 +39,9 @@ class Fetcher:
             data = guard.data_uri(url)
             guard.image_cost(data)  # a second wall: the guard priced it already
             return data
-        parts = urlsplit(url)
-        path = unquote(parts.path)
-        if parts.scheme not in ("", "file") or parts.netloc or not path.startswith(self.folder):
+        if not url.startswith(self.BASE):
             raise TemplateError(f"refused to fetch {url[:80]!r}: outside the template folder")
-        relative = PurePosixPath(path[len(self.folder) :])
+        relative = PurePosixPath(unquote(urlsplit(url).path).lstrip("/"))
         if ".." in relative.parts or relative.as_posix() not in self.files:
             raise TemplateError(f"refused to fetch {url[:80]!r}: not a file of the template")
         return self.files[relative.as_posix()]
@@ -46,7 +51,7 @@ def rasterize(svg: bytes, fetcher: Fetcher, width: int, height: int) -> Image.Im
     """Draw ``svg`` at ``width`` x ``height`` px and return its pixels as an RGBA image."""
     try:
         tree = cairosvg.parser.Tree(
-            bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher
+            bytestring=svg, url=fetcher.BASE + "template.svg", url_fetcher=fetcher
         )
         surface = cairosvg.surface.PNGSurface(
             tree, None, DPI, output_width=width, output_height=height

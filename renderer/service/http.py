@@ -72,13 +72,14 @@ def refuse_declared_over(request: Request, limit: int, what: str = "the body") -
         raise PayloadTooLarge(f"{what} is over {limit:,} bytes")
 
 
-async def read_body(request: Request, limit: int, what: str = "the body") -> bytes:
+async def read_body(request: Request, limit: int, what: str = "the body") -> bytearray:
     """The whole body, refused with 413 as soon as it is over ``limit`` bytes: by its
-    Content-Length when it has one, else while it streams in."""
+    Content-Length when it has one, else while it streams in. (A bytearray: copying it into
+    bytes would hold it twice.)"""
     body = bytearray()
     async for chunk in limited(request, limit, what):
         body += chunk
-    return bytes(body)
+    return body
 
 
 async def limited(request: Request, limit: int, what: str = "the body") -> AsyncIterator[bytes]:

@@ -43,7 +43,7 @@ async def image(request: Request) -> Response:
         return _image_response(request, *known, "l1")
     if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
         raise URITooLong(f"the query is over {MAX_QUERY_BYTES:,} bytes")
-    params = request.query_params.multi_items()
+    params = _query(request.scope["query_string"])
     message = service.signer.verify(request.url.path, params)
     job = _planned(service, request.path_params["file"], params)
     job, key, entry, source = await service.image(job)
@@ -52,6 +52,15 @@ async def image(request: Request) -> Response:
     if not job.live and "exp" not in dict(params) and spelled:
         service.cache.remember(url, key, cache_control)
     return _image_response(request, key, cache_control, entry, source)
+
+
+def _query(raw: bytes) -> list[tuple[str, str]]:
+    """The query's pairs. Invalid UTF-8 is refused rather than read as U+FFFD, so a signed
+    value holding U+FFFD cannot be respelled as %FF, %FE, %80 ... without end."""
+    try:
+        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("the query is not UTF-8") from None
 
 
 def _planned(service: Service, file: str, params: list[tuple[str, str]]) -> Job:
@@ -191,7 +200,7 @@ async def purge_image(request: Request) -> Response:
     service: Service = request.app.state.service
     authorize(request, service.settings.api_keys)
     parts = urlsplit(request.query_params.get("url", ""))
-    params = parse_qsl(parts.query, keep_blank_values=True)
+    params = _query(parts.query.encode("latin-1", "replace"))
     service.signer.verify(parts.path, params)
     job = _planned(service, parts.path.removeprefix("/i/"), params)
     job = await service.live.resolve(job)

@@ -89,7 +89,10 @@ class TemplateStore:
         self.catalog = catalog
         self.cache = cache
         self.backend = backend
-        self.seeds = dict(catalog.templates)  # name -> the folder's template
+        # the folder's templates: (version, folder) to seed the store with, and the loaded
+        # template itself while it is the version served (no need to build it again)
+        self.seeds = {name: (t.version, t.folder) for name, t in catalog.templates.items()}
+        self._from_folder = dict(catalog.templates)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lints: LRUCache = LRUCache(maxsize=256)  # (name, version) -> lint report
         self._last_id = "0-0"
@@ -198,7 +201,7 @@ class TemplateStore:
             return
         if served is not None and served.version == version:
             return
-        seed = self.seeds.get(name)
+        seed = self._from_folder.pop(name, None)  # kept only while it is the one served
         try:
             if seed is not None and seed.version == version:
                 template = seed
@@ -260,11 +263,10 @@ class TemplateStore:
         log.info("template store: following events again")
 
     async def _seed(self) -> None:
-        for name, template in self.seeds.items():
-            version = template.version
+        for name, (version, folder) in self.seeds.items():
             key = keys.template_version(name, version)
             if not await self._call(lambda r, key=key: r.exists(key), 0):
-                files = await asyncio.to_thread(read_files, template.folder)
+                files = await asyncio.to_thread(read_files, folder)
                 await self._store_version(name, version, files, None, "templates folder")
             await self._publish(name, version, seed=True)
 

@@ -36,7 +36,7 @@ class UnsafeUpload(RendererError):
     code = "unsafe_upload"
 
 
-def files_from_zip(data: bytes) -> dict[str, bytes]:
+def files_from_zip(data: bytes | bytearray) -> dict[str, bytes]:
     """The files of a zip, checked; one top folder, if every file is in it, is dropped."""
     try:
         return _unzip(zipfile.ZipFile(io.BytesIO(data)))
