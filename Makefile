@@ -5,26 +5,35 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+FONTS := fonts/.fetched
 
 .PHONY: serve test lint bench system-deps test-deps clean
 
-serve: $(STAMP)
+serve: $(STAMP) $(FONTS)
 	$(BIN)/mms-renderer serve
 
-test: $(STAMP) test-deps
+test: $(STAMP) $(FONTS) test-deps
 	$(BIN)/ruff check renderer tests bench templates_svg
 	$(BIN)/ruff format --check renderer tests bench templates_svg
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(FONTS)
 	$(BIN)/python -m bench
 
-# libcairo2 is what CairoSVG draws with; fontconfig finds the bundled fonts.
+# libcairo2 is what CairoSVG draws with; fontconfig finds the bundled fonts; libfribidi0 is
+# the Unicode bidirectional algorithm the text engine orders right-to-left text with.
 system-deps:
-	@if ! ldconfig -p | grep -q 'libcairo.so.2' || ! ldconfig -p | grep -q 'libfontconfig.so.1'; then \
-		echo "installing Debian packages: libcairo2 fontconfig"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcairo2 fontconfig; \
+	@if ! ldconfig -p | grep -q 'libcairo.so.2' || ! ldconfig -p | grep -q 'libfontconfig.so.1' \
+			|| ! ldconfig -p | grep -q 'libfribidi.so.0'; then \
+		echo "installing Debian packages: libcairo2 fontconfig libfribidi0"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			libcairo2 fontconfig libfribidi0; \
 	fi
+
+# The fonts: pinned Debian packages, unpacked into fonts/ and checked against fonts/fonts.toml.
+$(FONTS): fonts/fonts.toml fonts/fetch.py
+	$(PYTHON) fonts/fetch.py
+	touch $@
 
 # The studio's browser test drives Debian's Chromium (no browser download: Playwright is told
 # where it is).
@@ -41,4 +50,4 @@ $(STAMP): pyproject.toml | system-deps
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(FONTS)

@@ -7,7 +7,17 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import audience_memory, hostile, http_load, inprocess, machine, report
+from bench import (
+    audience_memory,
+    hostile,
+    http_load,
+    inprocess,
+    machine,
+    palettes,
+    quality,
+    report,
+    text_engine,
+)
 from renderer.core.catalog import Catalog
 from renderer.settings import BUNDLED_TEMPLATES
 
@@ -66,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     results["byte_budgets"] = inprocess.byte_budgets(catalog, size["budget_renders"])
     results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
     results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
+    results["quality_per_byte"] = quality.quality_per_byte(catalog)
+    results["text_engine"] = text_engine.run(catalog, size["renders"])
+    results["palettes"] = palettes.palettes(catalog, args.quick)
     results["audience"] = audience_memory.run(size["audience_rows"])
     results["hostile"] = hostile.run(catalog.get("flash_sale"))
 

@@ -1,4 +1,4 @@
-"""Scenario 8: what the guard's draw cost is worth. Hostile SVGs of each kind CairoSVG
+"""Scenario 11: what the guard's draw cost is worth. Hostile SVGs of each kind CairoSVG
 amplifies, built just under ``MAX_DRAW_COST`` (the worst a template may make one draw cost)
 and far over it (what the guard refuses before drawing): milliseconds per cost unit, and
 how long the refusal takes. The baseline in the same run is one ordinary flash_sale draw.

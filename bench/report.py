@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench import palettes, quality, text_engine
+
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
@@ -131,11 +133,17 @@ def markdown(results: dict, plots: list[str]) -> str:
             f"the enqueuing process **{audience['peak_rss_mb']:.0f} MB**; Redis holds "
             f"{audience['redis_used_mb']:.0f} MB.",
         ]
+    if results.get("quality_per_byte"):
+        lines += quality.report(results["quality_per_byte"])
+    if results.get("text_engine"):
+        lines += text_engine.markdown(results["text_engine"])
+    if results.get("palettes"):
+        lines += palettes.report(results["palettes"])
     hostile = results.get("hostile")
     if hostile:
         lines += [
             "",
-            f"## 8. Hostile templates: the worst draw the guard lets through "
+            f"## 11. Hostile templates: the worst draw the guard lets through "
             f"(cost limit {hostile['limit']:,})",
             "",
             f"Baseline: a flash_sale render (fill, draw, encode), {hostile['baseline_ms']:.0f} ms",

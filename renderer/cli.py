@@ -1,13 +1,13 @@
-"""``mms-renderer``: list templates, render one image, serve the HTTP API.
+"""``mms-renderer``: list templates, render one image, serve the HTTP API, load-test it.
 
 Bad input exits with code 2 and one line on stderr that says what to fix.
 """
 
 import argparse
-import copy
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 from renderer.core.catalog import Catalog
 from renderer.core.errors import RendererError
 from renderer.core.limits import parse_bytes
+from renderer.loadtest import command as loadtest
 from renderer.settings import CampaignSettings, ServiceSettings, templates_dir
 
 
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _image_commands(commands, templates_option)
     _campaign_commands(commands)
+    loadtest.add_command(commands)
     serve = commands.add_parser(
         "serve", parents=[templates_option], help="run the HTTP service (flags or RENDERER_*)"
     )
@@ -69,11 +71,15 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     render.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE", help="a field value"
     )
-    render.add_argument("--out", required=True, type=Path, help="output file")
-    render.add_argument("--format", help="jpg, png or gif (default: the template's)")
+    render.add_argument(
+        "--out", required=True, type=Path, help="output file; its extension picks the format"
+    )
+    render.add_argument(
+        "--format", help="jpg, png or gif (default: the --out extension, else the template's)"
+    )
     render.add_argument("--budget", help="byte budget such as 450KB (default: the template's)")
     render.add_argument("--at", help="pinned time for countdowns, ISO 8601 (default: now)")
-    render.add_argument("--svg", type=Path, help="also write the filled SVG here")
+    render.add_argument("--svg", type=Path, help="also write the filled SVG here (text as paths)")
     render.set_defaults(command=render_image)
 
     check = commands.add_parser("lint", help="lint template folders (exit 1 on errors)")
@@ -87,6 +93,15 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
     check.add_argument("--templates", metavar="DIR", help="templates folder")
     check.add_argument("--json", action="store_true")
     check.set_defaults(command=lint_templates)
+
+    importing = commands.add_parser(
+        "import", help="a design tool's SVG export -> a template folder to complete"
+    )
+    importing.add_argument("file", type=Path, metavar="FILE.svg")
+    importing.add_argument("--name", help="template name (default: from the file name)")
+    importing.add_argument("--templates", metavar="DIR", help="where to write the folder")
+    importing.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    importing.set_defaults(command=import_svg)
 
     url = commands.add_parser(
         "url", parents=[templates_option], help="print a signed image URL (keys from RENDERER_*)"
@@ -102,19 +117,22 @@ def _image_commands(commands, templates_option: argparse.ArgumentParser) -> None
 def _campaign_commands(commands) -> None:
     campaign = commands.add_parser("campaign", help="send a campaign, see its status and report")
     actions = campaign.add_subparsers(required=True, metavar="ACTION")
-    send = actions.add_parser("send", help="enqueue and send")
-    send.add_argument("file", type=Path, help="campaign.toml")
-    send.add_argument("--audience", type=Path, required=True, help="the audience CSV")
-    send.add_argument("--no-local-worker", action="store_true", help="only enqueue")
-    send.add_argument(
+    working = argparse.ArgumentParser(add_help=False)
+    working.add_argument(
+        "--no-local-worker", action="store_true", help="do not work the campaign here"
+    )
+    working.add_argument(
         "--until-idle", action="store_true", help="return when only deferred recipients are left"
     )
+    send = actions.add_parser("send", parents=[working], help="enqueue and send")
+    send.add_argument("file", type=Path, help="campaign.toml")
+    send.add_argument("--audience", type=Path, required=True, help="the audience CSV")
     send.set_defaults(
         command=lambda a: _orchestrator().send(
             a.file, a.audience, not a.no_local_worker, a.until_idle
         )
     )
-    status = actions.add_parser("status", help="totals by state")
+    status = actions.add_parser("status", help="totals by state, and why it is paused")
     status.add_argument("id")
     status.set_defaults(command=lambda a: _orchestrator().status(a.id))
     report = actions.add_parser("report", help="the campaign's report")
@@ -122,6 +140,30 @@ def _campaign_commands(commands) -> None:
     report.add_argument("--json", action="store_true")
     report.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
     report.set_defaults(command=lambda a: _orchestrator().report_command(a.id, a.json, a.html))
+    resume = actions.add_parser(
+        "resume", parents=[working], help="resume a paused campaign (and work it here)"
+    )
+    resume.add_argument("id")
+    resume.set_defaults(
+        command=lambda a: _orchestrator().resume(a.id, not a.no_local_worker, a.until_idle)
+    )
+    retry = actions.add_parser(
+        "retry", parents=[working], help="send again to recipients that failed"
+    )
+    retry.add_argument("id")
+    retry.add_argument(
+        "--failed", action="store_true", required=True, help="the recipients that failed"
+    )
+    retry.add_argument("--code", metavar="N", help="only those that failed with error code N")
+    retry.set_defaults(
+        command=lambda a: _orchestrator().retry(a.id, a.code, not a.no_local_worker, a.until_idle)
+    )
+    pause = actions.add_parser("pause", help="stop every worker sending it, until resume")
+    pause.add_argument("id")
+    pause.set_defaults(command=lambda a: _orchestrator().pause(a.id))
+    cancel = actions.add_parser("cancel", help="send nothing more: skip everyone left")
+    cancel.add_argument("id")
+    cancel.set_defaults(command=lambda a: _orchestrator().cancel(a.id))
 
     work = commands.add_parser("worker", help="work campaigns from Redis (run on any machine)")
     work.add_argument("--campaign", help="only this campaign")
@@ -132,8 +174,15 @@ def _campaign_commands(commands) -> None:
     sandbox.add_argument("--port", type=int, default=8010)
     sandbox.add_argument("--failure-rate", type=float, default=0.0)
     sandbox.add_argument("--storm-rate", type=float, default=0.0, help="share answered 429")
+    sandbox.add_argument(
+        "--chaos",
+        action="store_true",
+        help="status callbacks in random order, repeated, and some before the create answers",
+    )
     sandbox.set_defaults(
-        command=lambda a: _orchestrator().sandbox(a.host, a.port, a.failure_rate, a.storm_rate)
+        command=lambda a: _orchestrator().sandbox(
+            a.host, a.port, a.failure_rate, a.storm_rate, a.chaos
+        )
     )
 
     recipients = commands.add_parser("recipients", help="personal data")
@@ -171,10 +220,11 @@ def render_image(args: argparse.Namespace) -> int:
     at = _at(args.at)
     budget = parse_bytes(args.budget) if args.budget else None
     template = Catalog(templates_dir(args.templates)).get(args.template)
-    job = render.plan(template, values, format=args.format, budget=budget, at=at)
+    format = _out_format(args.out, args.format)
+    job = render.plan(template, values, format=format, budget=budget, at=at)
     result = render.render(job)
     if args.svg:
-        args.svg.write_text(render.fill(job))
+        args.svg.write_text(render.svg(job))
     args.out.write_bytes(result.encoded.data)
     encoded = result.encoded
     stages = ", ".join(f"{stage} {seconds * 1000:.0f}" for stage, seconds in result.timings.items())
@@ -185,6 +235,9 @@ def render_image(args: argparse.Namespace) -> int:
     for fitted in result.fitted:
         if fitted.ellipsized:
             print(f"  {fitted.id}: ellipsized to {fitted.text!r} at {fitted.size}px")
+    for name, characters in result.missing.items():
+        codes = " ".join(f"U+{ord(c):04X}" for c in characters)
+        print(f"  {name}: no bundled font has {codes}; left out of the image")
     return 0
 
 
@@ -210,6 +263,22 @@ def lint_templates(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reports, indent=2))
     return 1 if errors else 0
+
+
+def import_svg(args: argparse.Namespace) -> int:
+    from renderer.core import importer
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{args.file}: {exc.strerror}") from None
+    name = args.name or re.sub(r"[^a-z0-9_-]+", "_", args.file.stem.lower()).strip("_-")
+    found = importer.inspect(data)
+    folder = importer.write(templates_dir(args.templates) / name, data, found, args.force)
+    for line in found.lines():
+        print(f"  {line}")
+    print(f"wrote {folder}/: complete the TODOs in manifest.toml, then mms-renderer lint {folder}")
+    return 0
 
 
 def signed_url(args: argparse.Namespace) -> int:
@@ -241,6 +310,8 @@ def serve_http(args: argparse.Namespace) -> int:
     """Flags become RENDERER_* variables, so every uvicorn worker reads the same settings."""
     import uvicorn
 
+    from renderer.service.accesslog import uvicorn_log_config
+
     flags = {
         "HOST": args.host,
         "PORT": args.port,
@@ -262,7 +333,7 @@ def serve_http(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=settings.workers,
         access_log=False,  # renderer.accesslog writes one line per request, signatures redacted
-        log_config=_log_config(),
+        log_config=uvicorn_log_config(),
     )
     return 0
 
@@ -274,26 +345,20 @@ def _orchestrator():
     return commands
 
 
-def _log_config() -> dict:
-    """uvicorn's logging, and a plain formatter for ours: uvicorn's coloured one costs tens of
-    microseconds a line, which the access log pays on every request."""
-    from uvicorn.config import LOGGING_CONFIG
+def _out_format(out: Path, format: str | None) -> str | None:
+    """``--format`` when given; else the ``--out`` extension, so ``x.png`` holds a PNG and not
+    JPEG bytes; None (the template's format) for a file with no extension."""
+    from renderer.core.encode import normalize_format
 
-    log_config = copy.deepcopy(LOGGING_CONFIG)
-    log_config["formatters"]["plain"] = {
-        "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    }
-    log_config["handlers"]["renderer"] = {
-        "class": "logging.StreamHandler",
-        "formatter": "plain",
-        "stream": "ext://sys.stderr",
-    }
-    log_config["loggers"]["renderer"] = {
-        "handlers": ["renderer"],
-        "level": "INFO",
-        "propagate": False,
-    }
-    return log_config
+    if format or not out.suffix:
+        return format
+    try:
+        return normalize_format(out.suffix)
+    except ValueError:
+        raise ValueError(
+            f"--out {out.name}: {out.suffix!r} is not .jpg, .jpeg, .png or .gif; "
+            "rename the file or say --format"
+        ) from None
 
 
 def _values(items: list[str]) -> dict[str, str]:

@@ -164,6 +164,24 @@ class CampaignSettings:
         )
 
 
+@dataclass(frozen=True)
+class LoadtestSettings:
+    """What ``mms-renderer loadtest`` borrows from the deployment's own settings: the key it
+    signs image URLs with and the API key its prerender batches present."""
+
+    signing_keys: dict[str, bytes]  # the first signs, as the service does
+    api_key: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "LoadtestSettings":
+        env = os.environ if env is None else env
+        read = _Reader(env)
+        return cls(
+            signing_keys=_signing_keys(read.text("SIGNING_KEYS")) or dict(DEV_SIGNING_KEYS),
+            api_key=read.api_keys()[0],
+        )
+
+
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
     """RENDERER_DATA_DIR, else the user's data folder (``$XDG_DATA_HOME/mms-renderer``, by
     default ``~/.local/share/mms-renderer``): one per user, so every process of the machine,

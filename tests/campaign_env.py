@@ -32,8 +32,8 @@ AREAS = {"212": "NY", "305": "FL", "405": "OK", "312": "IL", "303": "CO", "415":
 
 
 class Sandbox:
-    def __init__(self, log_path: Path, failure_rate=0.0, storm_rate=0.0):
-        self.port = free_port()
+    def __init__(self, log_path: Path, failure_rate=0.0, storm_rate=0.0, chaos=False, port=None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -53,6 +53,7 @@ class Sandbox:
                     str(failure_rate),
                     "--storm-rate",
                     str(storm_rate),
+                    *(["--chaos"] if chaos else []),
                 ],
                 cwd=ROOT,
                 env=env,
@@ -102,7 +103,7 @@ class Env:
         settings = CampaignSettings.from_env(self.environ())
         setup = Setup(
             redis=client,
-            provider=TwilioProvider(ACCOUNT, TOKEN, self.sandbox.url, backoff=0.05),
+            provider=TwilioProvider(ACCOUNT, TOKEN, self.sandbox.url),
             render_url=self.service.url,
             api_key=settings.api_key,
             public_url=self.service.url,

@@ -31,11 +31,30 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert [row["concurrency"] for row in results["http_unique"]] == [1, 4]
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
+    for row in results["quality_per_byte"]:  # never worse on a phone than quality-only
+        assert row["ours"]["ssim"] >= row["quality_only"]["ssim"] - 1e-9
+        assert row["ours"]["bytes"] <= row["budget_kb"] * 1000
     summary = next(tmp_path.glob("*.md")).read_text()
     assert results["countdown_gif"]["frames"] == 60 and results["countdown_gif"]["kb"] <= 500
     assert {row["kind"] for row in results["hostile"]["kinds"]} >= {"markers", "text"}
     assert all(row["cost"] <= results["hostile"]["limit"] for row in results["hostile"]["kinds"])
     assert "not refused" not in {row["refused"] for row in results["hostile"]["kinds"]}
-    for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## 8."):
+    engine = results["text_engine"]
+    assert {row["template"] for row in engine["templates"]} >= {"flash_sale", "loyalty_badge"}
+    assert all(row["engine"]["p50_ms"] > 0 for row in engine["templates"])
+    assert set(engine["scripts_flash_sale_p50_ms"]) >= {"latin", "arabic", "cjk", "emoji"}
+    for heading in (
+        "## 1.",
+        "## 2.",
+        "## 3.",
+        "## 4.",
+        "## 5.",
+        "## 6.",
+        "## 7.",
+        "## 8.",
+        "## 9.",
+        "## 10.",
+        "## 11.",
+    ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1

@@ -107,7 +107,10 @@ def test_a_500_recipient_campaign_end_to_end(campaign_env):
             assert message["media_url"] is None and "/c/i" in message["body"]
         else:
             query = parse_qs(urlsplit(message["media_url"]).query)
-            assert query["at"] and query["sig"]
+            assert query["sig"]
+            # pinned at the moment it was sent: the deferred ones at 17:30, not 14:30
+            sent_at = "17:30" if message["to"] in groups["late"] else "14:30"
+            assert query["at"] == [str(int(at(f"2026-11-27T{sent_at}:00+00:00").timestamp()))]
     # the carrier's fetch: every image under 600 KB, a JPEG
     wait_for(lambda: all(m["status"] == "delivered" for m in env.sandbox.outbox()), what="delivery")
     for message in env.sandbox.outbox():

@@ -16,7 +16,7 @@ from renderer.orchestrator.ledger import Ledger
 from renderer.orchestrator.report import gather
 
 from .campaign_env import ACCOUNT, TOKEN, Env, Sandbox, person, wait_for
-from .conftest import ROOT
+from .conftest import ROOT, run_cli
 
 ALWAYS_OPEN = """
 id = "{id}"
@@ -124,7 +124,7 @@ def test_status_webhook_checks_its_signature_and_never_goes_backwards(campaign_e
     ledger.create_many([("k1", "pending", "A", {"phone": "+12125550100"})])
     assert ledger.move("k1", ["pending"], "sending")
     assert ledger.move("k1", ["sending"], "accepted", sid="SM1")
-    client.set("mms:sid:SM1", "receipts|k1")
+    client.set(keys.message_owner("SM1"), "receipts|k1")
 
     forged = httpx.post(
         f"{env.service.url}/v1/webhooks/status",
@@ -178,6 +178,10 @@ def test_forget_erases_the_person_but_keeps_the_opt_out(campaign_env):
     wait_for(lambda: len(env.sandbox.outbox()) == 2, what="two sends")
     number = rows[0]["phone"]
     env.post_signed("/v1/webhooks/inbound", {"From": number, "Body": "STOP"})
+    key = compliance.phone_key(keyring.privacy_key(env.client), number)
+    waiting = Ledger(env.client, "forget-waiting")  # another campaign, not yet sent to them
+    waiting.start({"id": "forget-waiting", "variants": [{"name": "A"}]})
+    waiting.create_many([(key, "pending", "A", {"phone": number})])
     images_before = len(env.client.keys("mms:img:*"))
     done = subprocess.run(
         [sys.executable, "-m", "renderer", "recipients", "forget", number],
@@ -188,10 +192,11 @@ def test_forget_erases_the_person_but_keeps_the_opt_out(campaign_env):
     )
     assert done.returncode == 0, done.stderr
     assert "1 cached images purged" in done.stdout
-    key = compliance.phone_key(keyring.privacy_key(env.client), number)
     record = Ledger(env.client, "forget").record(key)
     assert record["forgotten"] == "1" and "phone" not in record and "values" not in record
     assert record["state"] in ("accepted", "sent", "delivered")
+    unsent = waiting.record(key)
+    assert (unsent["state"], unsent["reason"], "phone" in unsent) == ("skipped", "forgotten", False)
     assert env.client.sismember(keys.SUPPRESSED, key), "still unsubscribed"
     assert len(env.client.keys("mms:img:*")) == images_before - 1
     assert "Person500" not in str(
@@ -238,6 +243,10 @@ def test_campaign_cli_send_and_report(campaign_env, tmp_path):
     assert report.returncode == 0 and "campaign cli" in report.stdout
     assert "row 5: unreadable phone number 'nope'" in report.stdout
     assert "<svg" in html.read_text() and "Sends per minute" in html.read_text()
+    head, row = variant_table(html.read_text())  # a table, not JSON: one column per state
+    assert head[0] == "variant" and head[-2:] == ["clicks", "click-through"]
+    assert set(head[1:-2]) <= {"accepted", "sent", "delivered"} and row[0] == "A"
+    assert sum(int(n) for n in row[1:-2]) == 3 and [c.strip() for c in row[-2:]] == ["0", "0.0%"]
     missing = subprocess.run(
         [
             sys.executable,
@@ -255,6 +264,39 @@ def test_campaign_cli_send_and_report(campaign_env, tmp_path):
         text=True,
     )
     assert missing.returncode == 2 and "no audience file" in missing.stderr
+
+
+def variant_table(page: str) -> list[list[str]]:
+    """The cells of the report's variant table, as an HTML parser reads them."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.rows, self.inside, self.cell = [], False, None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.inside = ("id", "variants") in attrs
+            elif self.inside and tag == "tr":
+                self.rows.append([])
+            elif self.inside and tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if self.inside and tag in ("td", "th"):
+                self.rows[-1].append(self.cell)
+                self.cell = None
+            elif tag == "table":
+                self.inside = False
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Cells()
+    parser.feed(page)
+    return parser.rows
 
 
 def test_embedded_redis_without_a_url(tmp_path):
@@ -280,7 +322,7 @@ def test_embedded_redis_without_a_url(tmp_path):
     client.shutdown(nosave=True)
 
 
-def test_failures_are_recorded_with_the_provider_error_code(campaign_env):
+def test_failures_are_recorded_with_their_code_and_can_be_retried(campaign_env):
     env = campaign_env
     failing = Sandbox(env.tmp / "failing.log", failure_rate=1.0)
     try:
@@ -292,6 +334,22 @@ def test_failures_are_recorded_with_the_provider_error_code(campaign_env):
         assert gather(ledger)["errors"] == {"30003": 5}
     finally:
         failing.stop()
+    # then sent again, to a provider that delivers, by the failures' code
+    other = run_cli(
+        "campaign", "retry", "failing", "--failed", "--code", "21211", env=env.environ()
+    )
+    assert other.returncode == 0 and "0 recipients that failed with 21211" in other.stdout
+    retried = run_cli(
+        "campaign", "retry", "failing", "--failed", "--code", "30003", "--until-idle",
+        env=env.environ(),
+    )  # fmt: skip
+    assert retried.returncode == 0, retried.stderr
+    assert "5 recipients that failed with 30003 queued again" in retried.stdout
+    assert sorted(m["to"] for m in env.sandbox.outbox()) == [
+        r["phone"] for r in audience(5, start=900)
+    ]
+    wait_for(lambda: ledger.totals().get("state:delivered", 0) == 5, what="5 deliveries")
+    assert gather(ledger)["retried_failed"] == 5
 
 
 def test_the_sandbox_rejects_media_like_a_carrier(campaign_env, tmp_path):

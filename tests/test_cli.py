@@ -41,8 +41,6 @@ def test_render_png_and_the_filled_svg(tmp_path):
         "flash_sale",
         "--set",
         "first_name=Zoë",
-        "--format",
-        "png",
         "--out",
         str(out),
         "--svg",
@@ -51,9 +49,26 @@ def test_render_png_and_the_filled_svg(tmp_path):
         AT,
     )
     assert done.returncode == 0, done.stderr
-    assert Image.open(out).format == "PNG"
+    assert Image.open(out).format == "PNG"  # from the extension: no --format needed
     assert "Zoë, this one's for you" in svg.read_text()
     assert "Ends in 2d 19:00" in svg.read_text()  # ends_at default 2026-11-30T05:00Z
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "decoded"),
+    [
+        ("x.gif", [], "GIF"),
+        ("x.JPEG", [], "JPEG"),
+        ("x.png", ["--format", "jpg"], "JPEG"),  # --format says otherwise
+        ("x", [], "JPEG"),  # no extension: the template's format
+    ],
+)
+def test_the_out_extension_picks_the_format(tmp_path, name, options, decoded):
+    out = tmp_path / name
+    done = run_cli("render", "flash_sale", "--set", "first_name=A", "--out", str(out), *options)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(io.BytesIO(out.read_bytes())).format == decoded
+    assert done.stdout.startswith(f"{out}: {decoded.lower().replace('jpeg', 'jpg')} ")
 
 
 @pytest.mark.parametrize(
@@ -107,13 +122,18 @@ def test_render_png_and_the_filled_svg(tmp_path):
             ["render", "flash_sale", "--set", "first_name=A", "--format", "bmp", "--out", "x.jpg"],
             "format must be",
         ),
+        (
+            ["render", "flash_sale", "--set", "first_name=A", "--out", "x.bmp"],
+            "'.bmp' is not .jpg, .jpeg, .png or .gif",
+        ),
         (["templates", "--templates", "/nonexistent"], "does not exist"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
-    args = [str(tmp_path / a) if a == "x.jpg" else a for a in args]
+    args = [str(tmp_path / a) if a in ("x.jpg", "x.bmp") else a for a in args]
     done = run_cli(*args)
     assert done.returncode == 2
+    assert not list(tmp_path.iterdir())  # nothing written
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("mms-renderer: error: ") and message in lines[0]

@@ -4,7 +4,7 @@ import io
 
 from PIL import Image, ImageChops
 
-from renderer.core import fonts
+from renderer.core import text
 from renderer.core.catalog import load_template
 from renderer.core.render import plan, render
 
@@ -29,7 +29,7 @@ def test_short_name_keeps_its_size(make_template):
 def test_long_name_shrinks_to_the_box(make_template):
     template = load_template(make_template(SVG, width=600, height=200))
     image, fitted = pixels(template, "Bartholomew Smith")
-    natural = fonts.text_width("Bartholomew Smith", "Inter", 60, bold=True)
+    natural = text.width("Bartholomew Smith", text.TextStyle(("Inter",), 60, 700))
     assert natural > 400
     assert 30 <= fitted.size < 60 and not fitted.ellipsized
     assert fitted.width <= 400

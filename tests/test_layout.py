@@ -74,6 +74,16 @@ def test_only_the_app_meets_the_campaigns():
             assert not any(i.startswith("renderer.service") for i in imports_of(path)), name
 
 
+def test_the_load_tester_reaches_the_service_only_over_http():
+    """It signs as the service does and shares its errors and settings, nothing more: so it
+    measures any deployment, not this checkout's."""
+    allowed = {"renderer.core.errors", "renderer.service.signing", "renderer.settings"}
+    for name, path in modules().items():
+        if name.startswith("renderer.loadtest"):
+            outside = {i for i in imports_of(path) if not i.startswith("renderer.loadtest")}
+            assert outside <= allowed, f"{name} imports {outside - allowed}"
+
+
 def test_no_import_cycles():
     graph = defaultdict(set)
     for name, path in modules().items():
@@ -111,6 +121,8 @@ def test_only_the_settings_module_reads_the_environment():
 
 
 def test_every_package_says_what_it_owns():
-    for package in ("renderer", "renderer.core", "renderer.service", "renderer.orchestrator"):
+    packages = ("renderer", "renderer.core", "renderer.service", "renderer.orchestrator",
+                "renderer.loadtest")  # fmt: skip
+    for package in packages:
         path = modules()[package]
         assert ast.get_docstring(ast.parse(path.read_text())), package

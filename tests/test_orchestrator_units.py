@@ -88,27 +88,6 @@ def test_audience_rows(tmp_path: Path):
     assert "unknown time zone 'Mars/Base'" in rows[3].problem
 
 
-@pytest.mark.parametrize(
-    ("body", "word"),
-    [
-        ("STOP", "stop"),
-        ("  stop ", "stop"),
-        ("Unsubscribe", "unsubscribe"),
-        ("optout", "stop"),
-        ("StopAll", "stop"),
-        ("start", "start"),
-        ("UNSTOP", "start"),
-        ("yes", "start"),
-        ("help", "help"),
-        ("stop please", None),
-        ("", None),
-    ],
-)
-def test_keywords(body, word):
-    expected = "stop" if word == "unsubscribe" else word
-    assert compliance.keyword(body) == expected
-
-
 def test_states_and_zones_from_the_number():
     assert compliance.state("+13055550123") == "FL"
     assert compliance.state("+14055550123") == "OK"
@@ -117,6 +96,71 @@ def test_states_and_zones_from_the_number():
     assert compliance.zones("+14155550123", None) == ["America/Los_Angeles"]
     assert compliance.zones("+14155550123", "Europe/Paris") == ["Europe/Paris"]
     assert len(compliance.zones("+18005550123", None)) > 10  # toll-free: every US zone
+
+
+# The 50 states and DC, as the census names them: the fact the geocoder's descriptions are
+# checked against.
+STATE_NAMES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
+    "WY": "Wyoming",
+}  # fmt: skip
+ALSO_CALLED = {"Washington State": "WA", "Washington D.C.": "DC"}  # as the geocoder says
+
+
+def test_every_us_area_code_maps_to_its_state():
+    """Every US prefix phonenumbers' geocoder knows, described by a state's name or code
+    ("Seattle, WA", "Washington State", "Washington D.C."), maps to that state; all 50 states
+    and DC are reached; Canada and the territories are not states."""
+    import phonenumbers
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    reached, checked = set(), 0
+    for prefix, names in GEOCODE_DATA.items():
+        if not prefix.startswith("1") or len(prefix) < 4 or "en" not in names:
+            continue
+        number = "+" + prefix.ljust(11, "5")
+        parsed = phonenumbers.parse(number)
+        if phonenumbers.region_code_for_number(parsed) != "US" or not names["en"]:
+            continue
+        described = names["en"]
+        place, _, tail = described.rpartition(", ")
+        by_name = {name: code for code, name in STATE_NAMES.items()} | ALSO_CALLED
+        expected = tail if place else by_name[described]
+        assert compliance.state(number) == expected, (number, described)
+        reached.add(expected)
+        checked += 1
+    assert reached == set(STATE_NAMES) and checked > 20_000
+    assert compliance.state("+14165550123") is None, "Toronto is not a state"
+    assert compliance.state("+17875550123") is None, "nor is Puerto Rico"
+
+
+def test_a_state_rule_without_hours_takes_the_campaign_window():
+    campaign = parse({**BASE, "quiet_hours": {"states": {"wa": {"max_per_24h": 2}}}}, TEMPLATES)
+    assert campaign.state_windows["WA"] == Window(time(8), time(21), 2)
+    seattle = compliance.window_for(campaign, "+12065550123")
+    assert (seattle.start, seattle.end, seattle.max_per_24h) == (time(8), time(21), 2)
+    later = parse(
+        {**BASE, "quiet_hours": {"start": "10:00", "end": "20:00", "states": {"TX": {}}}}, TEMPLATES
+    )
+    assert later.state_windows["TX"] == Window(time(10), time(20))
+    for bad, message in [
+        ({"states": {"WA": {"start": "soon"}}}, "quiet_hours.states.WA needs start and end"),
+        ({"states": {"WA": 3}}, "quiet_hours.states.WA must be a table"),
+        ({"states": {"WA": {"max_per_24h": 0}}}, "max_per_24h must be at least 1"),
+        ({"start": "08:00", "end": "21:00", "colour": 1}, "unknown key 'colour' in quiet_hours"),
+    ]:
+        with pytest.raises(CampaignError, match=message):
+            parse({**BASE, "quiet_hours": bad}, TEMPLATES)
 
 
 def test_state_rules_are_stricter():
@@ -159,3 +203,38 @@ def test_link_codes_are_signed_and_carry_no_personal_data():
 def test_phone_keys_are_keyed():
     assert compliance.phone_key(b"a", "+12125550123") != compliance.phone_key(b"b", "+12125550123")
     assert "2125550123" not in compliance.phone_key(b"a", "+12125550123")
+
+
+def test_the_frequency_cap_reserves_its_slots_atomically(redis_server):
+    """Twenty concurrent attempts (two campaigns, many workers) on one recipient with a cap
+    of 3: exactly three may send; the others are deferred until the oldest ages out; a
+    suppressed recipient takes no slot."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    import redis
+
+    from renderer.orchestrator import keys
+    from renderer.orchestrator.gate import Gate
+
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    gate = Gate(client)
+    campaigns = [parse({**BASE, "id": name}, TEMPLATES) for name in ("one", "two")]
+    record = {"phone": "+12125550123"}
+    start = datetime(2026, 11, 27, 15, tzinfo=UTC)
+
+    def attempt(i: int):
+        return gate.reserve(campaigns[i % 2], "k", record, start + timedelta(seconds=i), f"m{i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = list(pool.map(attempt, range(20)))
+    sent = [v for v in verdicts if v.action == "send"]
+    assert len(sent) == 3 and client.zcard(keys.frequency("k")) == 3
+    oldest = min(
+        float(score) for _, score in client.zrange(keys.frequency("k"), 0, -1, withscores=True)
+    )
+    first = datetime.fromtimestamp(oldest, UTC)
+    assert {v.until for v in verdicts if v.action == "defer"} == {first + timedelta(hours=24)}
+    client.sadd(keys.SUPPRESSED, "s")
+    assert gate.reserve(campaigns[0], "s", record, start, "x").reason == "suppressed"
+    assert client.zcard(keys.frequency("s")) == 0

@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, nodes
 from PIL import Image
 
-from renderer.core import compose, fields, fit, fonts, guard, limits, live, sandbox
+from renderer.core import compose, fields, guard, limits, live, sandbox, text
 from renderer.core.encode import QualityPredictor
 from renderer.core.errors import (
     FieldErrors,
@@ -32,6 +32,8 @@ from renderer.core.errors import (
     UnknownTemplate,
     line_of,
 )
+from renderer.core.jpeg import StaticRows
+from renderer.core.layers import Layers, analyse
 from renderer.core.manifest import MANIFEST_FILE, Animation, parse_manifest
 from renderer.core.raster import Fetcher
 
@@ -60,8 +62,9 @@ class Template:
     fetcher: Fetcher = field(repr=False)
     uses_clock: bool = False  # shows something computed from "now" (a countdown)
     animation: Animation | None = None
-    layers: compose.Layers = field(default=None, repr=False)  # how it is drawn
+    layers: Layers = field(default=None, repr=False)  # how it is drawn
     predictor: QualityPredictor = field(default_factory=QualityPredictor, repr=False)
+    rows: StaticRows = field(default=None, repr=False)  # its static image as JPEG rows
 
     @property
     def live_fields(self) -> list[str]:
@@ -123,6 +126,7 @@ class Template:
                     "required": f.required,
                     "default": f.default,
                     "max_length": f.max_length if f.type in fields.TEXT_TYPES else None,
+                    "missing_glyphs": f.missing_glyphs if f.type == "text" else None,
                     "live": f.live,
                     "min": None if f.min is None else str(f.min),
                     "max": None if f.max is None else str(f.max),
@@ -184,10 +188,6 @@ class Catalog:
 
 def load_template(folder: Path) -> Template:
     """Read, check and compile one template folder; TemplateError says file and line."""
-    if not NAME.fullmatch(folder.name):
-        raise TemplateError(
-            "folder name must be lowercase letters, digits, '-' or '_'", folder.name
-        )
     return build_template(folder.name, read_files(folder), folder)
 
 
@@ -207,7 +207,6 @@ def build_template(name: str, files: dict[str, bytes], folder: Path) -> Template
 
 
 def _build(name: str, files: dict[str, bytes], folder: Path) -> Template:
-    fonts.configure()  # static layers are drawn below: fontconfig must see only our fonts
     if not NAME.fullmatch(name):
         raise TemplateError("name must be lowercase letters, digits, '-' or '_'", name)
     for required in (MANIFEST_FILE, SVG_FILE):
@@ -218,10 +217,10 @@ def _build(name: str, files: dict[str, bytes], folder: Path) -> Template:
     if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
         line = line_of(source, "<!")
         raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
-    layers = compose.analyse(source)
+    layers = analyse(source)
     static_runs = sum(run.static for run in layers.runs)
     if static_runs * manifest["width"] * manifest["height"] * 4 > limits.MAX_LAYER_BYTES:
-        layers = compose.Layers(source, reason=f"{static_runs} static layers are too many to keep")
+        layers = Layers(source, reason=f"{static_runs} static layers are too many to keep")
     if not layers.layered:
         log.info("template %s renders whole: %s", name, layers.reason)
     try:
@@ -249,6 +248,8 @@ def _build(name: str, files: dict[str, bytes], folder: Path) -> Template:
         layers=layers,
         animation=manifest.get("animation"),
     )
+    size = (template.width, template.height)
+    template.rows = StaticRows(lambda: compose.static_image(layers, size))
     _try_fill(template)
     return template
 
@@ -346,7 +347,7 @@ def _try_fill(template: Template) -> None:
             raise TemplateError(f"{which} values: {exc}", template.name, MANIFEST_FILE) from None
         root = template.parse(template.fill(values, datetime.now(UTC)))
     if template.layers.layered:
-        fit.fit_text(root)
+        text.typeset(root)
         compose.prepare(template.layers, root, template.fetcher, (template.width, template.height))
 
 

@@ -1,164 +1,32 @@
 """Layered rendering: draw what never changes once, and only what a recipient changes per image.
 
-At load, the template's top-level elements are split, in document order, into runs: static
-runs (no Jinja expression, no live value, nothing they refer to that varies) are drawn once
-per template version into cairo surfaces; dynamic runs (anything that depends on values or
-time, or marked ``data-dynamic``) are filled and drawn per request. A request starts from a
-copy of the first static surface and, in document order, has CairoSVG draw each dynamic run
-straight onto it and paints each later static run over it (only inside its bounding box), so
-a static element above a dynamic one stays above it. Definitions (``<defs>``, gradients,
-``<style>``) travel with every run.
-
-Drawing the dynamic runs onto the composed surface, rather than into cropped layers to
-composite afterwards, costs the same cairo work and saves the crop bookkeeping and a Pillow
-composite per layer; cairo only touches the pixels the text covers. A dynamic run that comes
-out the same again (a campaign's QR code, the lines of a countdown GIF that do not tick) is
-drawn once more into a small surface of its own, kept, and from then on painted like a
-static run.
-
-A template whose source is not XML as written (a ``<`` inside a Jinja expression), whose
-root element or ``<style>`` varies, or that refers across runs by id renders whole instead,
-through ``raster.rasterize``; ``Layers.reason`` says why.
+Static runs (``layers.py``) are drawn once per template version into cairo surfaces
+(``prepare``). Per image, each dynamic run is drawn by CairoSVG into a cairo recording
+surface (``draw_dynamic``): the drawing operations are kept, and cairo knows where they
+leave ink before any pixel exists, which tells which rows (``compose_rows``, for the partial
+JPEG encoder) or which box (``changes``, for an animation's frames) the image changes. A run
+drawn the same twice (a campaign's QR code, the still lines of a countdown) is rasterized
+once into a small piece, kept, and painted from then on. ``paint`` then paints only what is
+needed, static and dynamic runs in document order, so a static element above a dynamic one
+stays above it.
 """
 
 import contextlib
-import re
-import threading
+import dataclasses
+import hashlib
+import math
 import xml.etree.ElementTree as ET
-import xml.parsers.expat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cairocffi as cairo
 import cairosvg.parser
 import cairosvg.surface
-from cachetools import LRUCache
 from PIL import Image
 
-from renderer.core import fit
+from renderer.core import text
 from renderer.core.errors import TemplateError
-from renderer.core.guard import SVG, references
+from renderer.core.layers import MARK, SHARED_TAGS, Layers
 from renderer.core.raster import DPI, Fetcher
-
-MARK = "data-layer"
-SEEN_BYTES = 4_000_000  # filled dynamic runs remembered, per template version
-PIECE_BYTES = 32_000_000  # dynamic runs kept drawn, per template version
-JINJA = re.compile(r"\{[{%#]")
-BLOCK_OPEN = re.compile(r"\{%-?\s*(if|for|with|filter|macro|call|block|raw)\b")
-BLOCK_CLOSE = re.compile(r"\{%-?\s*end\w+")
-SHARED_TAGS = {
-    f"{{{SVG}}}{name}"
-    for name in (
-        "defs", "style", "linearGradient", "radialGradient", "pattern", "clipPath", "mask",
-        "filter", "symbol", "marker",
-    )
-}  # fmt: skip
-
-
-@dataclass
-class Run:
-    static: bool
-    marks: frozenset[str]  # the data-layer values of its top-level elements
-    surface: cairo.ImageSurface | None = None  # static runs: drawn once
-    box: tuple[int, int, int, int] | None = None  # static runs: where they have pixels
-
-
-@dataclass
-class Layers:
-    """How one template version is drawn: layered (runs) or whole (reason says why)."""
-
-    source: str  # the template source with data-layer marks (or as it was, if whole)
-    runs: list[Run] = field(default_factory=list)
-    reason: str = ""
-    opaque: bool = False  # the first run covers every pixel: the result needs no alpha
-    # filled dynamic runs seen once (-> their size), and those seen again with their drawn
-    # pieces (-> surface, box, size): both bounded by bytes, whatever the runs weigh
-    seen: LRUCache = field(
-        default_factory=lambda: LRUCache(maxsize=SEEN_BYTES, getsizeof=lambda size: size),
-        repr=False,
-    )
-    pieces: LRUCache = field(
-        default_factory=lambda: LRUCache(maxsize=PIECE_BYTES, getsizeof=lambda piece: piece[2]),
-        repr=False,
-    )
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def layered(self) -> bool:
-        return not self.reason
-
-
-def analyse(source: str) -> Layers:
-    """Split ``source`` into static and dynamic runs of top-level elements (no drawing yet)."""
-    start = source.find("<svg")
-    if start < 0:
-        return Layers(source, reason="no <svg> root element")
-    body = source[start:]
-    try:
-        positions = _top_level_starts(body.encode())
-        root = ET.fromstring(body)
-    except (xml.parsers.expat.ExpatError, ET.ParseError):
-        return Layers(source, reason="the source is not XML as written (a '<' inside Jinja?)")
-    root_tag = body[: body.index(">") + 1]
-    if JINJA.search(root_tag):
-        return Layers(source, reason="the <svg> element's attributes vary")
-    children = list(root)
-    if len(children) != len(positions):
-        return Layers(source, reason="could not locate the top-level elements")
-
-    between = [root.text or "", *(child.tail or "" for child in children)]
-    if any("{{" in text for text in between):
-        return Layers(source, reason="a {{ }} expression outside any element (wrap it in <g>)")
-    dynamic_ids: set[str] = set()
-    kinds: list[str] = []  # "shared", "static" or "dynamic" per top-level element
-    depth = _block_depth(root.text or "", 0)
-    for child in children:
-        text = ET.tostring(child, encoding="unicode")
-        varies = depth > 0 or bool(JINJA.search(text)) or "data-dynamic" in text
-        if child.tag in SHARED_TAGS:
-            if child.tag == f"{{{SVG}}}style" and varies:
-                return Layers(source, reason="a <style> element varies")
-            kinds.append("shared")
-            if varies:
-                dynamic_ids |= {el.get("id") for el in child.iter() if el.get("id")}
-        else:
-            kinds.append("dynamic" if varies else "static")
-        depth = _block_depth(child.tail or "", depth)
-
-    # static elements that use a varying definition are dynamic too
-    for index, child in enumerate(children):
-        if kinds[index] == "static" and _refers_to(child, dynamic_ids):
-            kinds[index] = "dynamic"
-    # an element drawn in one run cannot be referred to from another
-    drawn_ids = {
-        el.get("id"): index
-        for index, child in enumerate(children)
-        if kinds[index] != "shared"
-        for el in child.iter()
-        if el.get("id")
-    }
-    runs: list[Run] = []
-    for index, kind in enumerate(kinds):
-        if kind == "shared":
-            continue
-        static = kind == "static"
-        if runs and runs[-1].static == static:
-            runs[-1].marks = runs[-1].marks | {str(index)}
-        else:
-            runs.append(Run(static, frozenset({str(index)})))
-    for index, child in enumerate(children):
-        for ref in (r for el in child.iter() for r in references(el)):
-            target = drawn_ids.get(ref.lstrip("#").split(")")[0])
-            if target is not None and _run_of(runs, target) is not _run_of(runs, index):
-                return Layers(
-                    source, reason=f"an element refers to #{ref.lstrip('#')} in another run"
-                )
-
-    marked = bytearray(body.encode())
-    for index, position in reversed(list(enumerate(positions))):
-        name = re.match(rb"<([^\s/>]+)", marked[position:]).group(1)
-        insert_at = position + 1 + len(name)
-        marked[insert_at:insert_at] = f' {MARK}="{index}"'.encode()
-    return Layers(source[:start] + marked.decode(), runs)
 
 
 def prepare(layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int]) -> None:
@@ -180,6 +48,18 @@ def prepare(layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[in
             layers.opaque = alpha.getextrema()[0] == 255
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A dynamic run of one image, ready to paint: a cairo source whose pixels lie in ``box``
+    (left, top, right, bottom; None when it draws nothing visible), placed at ``offset``."""
+
+    source: cairo.Surface
+    box: tuple[int, int, int, int] | None
+    digest: bytes  # of the run's filled SVG: the same digest, the same pixels
+    offset: tuple[int, int] = (0, 0)
+    kept: bool = False  # a kept piece: drawn before, and likely again
+
+
 def compose(
     layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int]
 ) -> Image.Image:
@@ -187,53 +67,147 @@ def compose(
 
     Returns RGB when the first static run covers every pixel, else RGBA.
     """
-    width, height = size
-    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, width, height)
-    context = cairo.Context(surface)
-    for run in layers.runs:
-        if run.static:
-            _paint(context, run.surface, run.box, (0, 0))
-        elif any(child.get(MARK) in run.marks for child in filled):
-            svg = ET.tostring(_subset(filled, run.marks))
-            with layers.lock:
-                piece = layers.pieces.get(svg)
-                again = piece is None and svg in layers.seen
-                with contextlib.suppress(ValueError):  # larger than the whole memo
-                    layers.seen[svg] = len(svg) + 100
-            if piece is None and again:
-                piece = _piece(svg, fetcher, size)
+    return paint(layers, draw_dynamic(layers, filled, fetcher, size), (0, 0, *size))
+
+
+@dataclass(frozen=True)
+class ChangedRows:
+    """The rows of one image that differ from the template's static image (``static_image``),
+    in rows of ``align`` pixels (a JPEG's MCU height)."""
+
+    bands: list[tuple[int, Image.Image]]  # (first pixel row, the full-width rows), in order
+    keys: dict[int, bytes | None]  # row -> what is drawn on it, when only kept pieces are
+    # (their pixels recur image after image, so the row's encoding can be kept too)
+
+
+def compose_rows(
+    layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int], align: int
+) -> ChangedRows:
+    """Only the rows a filled tree changes: where its dynamic runs have pixels."""
+    drawn = draw_dynamic(layers, filled, fetcher, size)
+    touching: dict[int, list[Drawn]] = {}
+    for piece in drawn.values():
+        if piece.box is not None:
+            for row in range(piece.box[1] // align, -(-piece.box[3] // align)):
+                touching.setdefault(row, []).append(piece)
+    keys = {
+        row: hashlib.sha256(b"".join(sorted(piece.digest for piece in pieces))).digest()
+        if all(piece.kept for piece in pieces)
+        else None
+        for row, pieces in touching.items()
+    }
+    bands, rows = [], sorted(touching)
+    while rows:
+        start = end = rows.pop(0)
+        while rows and rows[0] == end + 1:
+            end = rows.pop(0)
+        top, bottom = start * align, min(size[1], (end + 1) * align)
+        bands.append((top, paint(layers, drawn, (0, top, size[0], bottom))))
+    return ChangedRows(bands, keys)
+
+
+def static_image(layers: Layers, size: tuple[int, int]) -> Image.Image:
+    """The template with no dynamic run drawn: what every row outside a band shows."""
+    with layers.lock:
+        if layers.static is None:
+            layers.static = paint(layers, {}, (0, 0, *size))
+        return layers.static
+
+
+def draw_dynamic(
+    layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int]
+) -> dict[int, Drawn]:
+    """Each dynamic run of ``filled`` recorded (cairo keeps the drawing operations, and knows
+    where they leave ink), by its index in ``layers.runs``. A run drawn the same before is
+    rasterized once into a small piece, kept, and painted from then on."""
+    drawn = {}
+    for index, run in enumerate(layers.runs):
+        if run.static or not any(child.get(MARK) in run.marks for child in filled):
+            continue
+        svg = ET.tostring(_subset(filled, run.marks))
+        with layers.lock:
+            piece = layers.pieces.get(svg)
+            again = piece is None and svg in layers.seen
+            with contextlib.suppress(ValueError):  # larger than the whole memo: not kept
+                layers.seen[svg] = len(svg)
+        if piece is None:
+            piece = _record(svg, fetcher, size)
+            if again:
+                piece = _rasterized(piece)
                 with layers.lock, contextlib.suppress(ValueError):
                     layers.pieces[svg] = piece
-            if piece is None:
-                _draw(surface, svg, fetcher, size)
-            else:
-                _paint(context, piece[0], piece[1], piece[1][:2])
+        drawn[index] = piece
+    return drawn
+
+
+def changes(
+    layers: Layers, drawn: dict[int, Drawn], before: dict[int, Drawn], size: tuple[int, int]
+) -> tuple[tuple[int, int, int, int], Image.Image] | None:
+    """Where an image (``drawn``) differs from another of the same template (``before``), and
+    its pixels there: the boxes of the runs drawn differently, then and now. None when no run
+    differs (an animation's frame that shows what the first showed)."""
+    boxes = [
+        box
+        for index in drawn.keys() | before.keys()
+        if _digest(drawn, index) != _digest(before, index)
+        for box in (drawn[index].box if index in drawn else None, _box(before, index))
+        if box is not None
+    ]
+    if not boxes:
+        return None
+    box = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    return box, paint(layers, drawn, box)
+
+
+def paint(layers: Layers, drawn: dict[int, Drawn], box: tuple[int, int, int, int]) -> Image.Image:
+    """The pixels inside ``box`` (left, top, right, bottom) of an image: static runs and
+    ``drawn`` in document order. RGB when the first static run covers every pixel, else RGBA.
+    """
+    left, top, right, bottom = box
+    area = (right - left, bottom - top)
+    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, max(1, area[0]), max(1, area[1]))
+    context = cairo.Context(surface)
+    context.translate(-left, -top)
+    for index, run in enumerate(layers.runs):
+        if run.static:
+            _paint(context, run.surface, run.box, (0, 0))
+        elif index in drawn:
+            _paint(context, drawn[index].source, drawn[index].box, drawn[index].offset)
     surface.flush()
     data, stride = surface.get_data(), surface.get_stride()
     if layers.opaque:  # the decoders copy: the image does not hold on to the surface
-        return Image.frombuffer("RGB", size, data, "raw", "BGRX", stride, 1)
-    return Image.frombuffer("RGBA", size, data, "raw", "BGRa", stride, 1)
+        return Image.frombuffer("RGB", area, data, "raw", "BGRX", stride, 1)
+    return Image.frombuffer("RGBA", area, data, "raw", "BGRa", stride, 1)
 
 
-def fit_dynamic(layers: Layers, filled: ET.Element) -> list[fit.Fitted]:
-    """Fit the text of the dynamic runs (static text was fitted when it was drawn)."""
+def _digest(drawn: dict[int, Drawn], index: int) -> bytes | None:
+    return drawn[index].digest if index in drawn else None
+
+
+def _box(drawn: dict[int, Drawn], index: int) -> tuple[int, int, int, int] | None:
+    return drawn[index].box if index in drawn else None
+
+
+def fit_dynamic(layers: Layers, filled: ET.Element) -> list[text.Fitted]:
+    """Set the text of the dynamic runs (static text was set when it was drawn)."""
     static = set().union(*(r.marks for r in layers.runs if r.static)) if layers.runs else set()
-    fitted = []
-    for child in filled:
-        if child.get(MARK) not in static:
-            fitted += fit.fit_text(child)
-    return fitted
+    return text.typeset(filled, [child for child in filled if child.get(MARK) not in static])
 
 
 class _Onto(cairosvg.surface.PNGSurface):
     """A CairoSVG surface that draws onto a cairo surface we already have."""
 
-    def __init__(self, target: cairo.ImageSurface, tree, size: tuple[int, int]):
-        self._target = target
+    def __init__(self, target: cairo.Surface, tree, size: tuple[int, int]):
+        self._target, self._size = target, size
         super().__init__(tree, None, DPI, output_width=size[0], output_height=size[1])
 
     def _create_surface(self, width, height):
-        return self._target, self._target.get_width(), self._target.get_height()
+        return self._target, *self._size
 
 
 def _paint(context: cairo.Context, source, box, offset: tuple[int, int]) -> None:
@@ -249,24 +223,32 @@ def _paint(context: cairo.Context, source, box, offset: tuple[int, int]) -> None
     context.restore()
 
 
-def _piece(svg: bytes, fetcher: Fetcher, size: tuple[int, int]):
-    """A dynamic run drawn alone, cropped to where it has pixels: (surface, box, bytes)."""
-    full = cairo.ImageSurface(cairo.FORMAT_ARGB32, *size)
-    _draw(full, svg, fetcher, size)
-    full.flush()
-    alpha = Image.frombuffer("RGBA", size, full.get_data(), "raw", "BGRa", full.get_stride(), 1)
-    box = alpha.getchannel("A").getbbox()
-    if box is None:
-        return cairo.ImageSurface(cairo.FORMAT_ARGB32, 1, 1), None, len(svg) + 100
-    left, top, right, bottom = box
+def _record(svg: bytes, fetcher: Fetcher, size: tuple[int, int]) -> Drawn:
+    """A dynamic run drawn into a recording surface: no pixels yet, and its ink box known."""
+    recording = cairo.RecordingSurface(cairo.CONTENT_COLOR_ALPHA, (0, 0, *size))
+    _draw(recording, svg, fetcher, size)
+    digest = hashlib.sha256(svg).digest()
+    x, y, width, height = recording.ink_extents()
+    left, top = max(0, math.floor(x)), max(0, math.floor(y))
+    right, bottom = min(size[0], math.ceil(x + width)), min(size[1], math.ceil(y + height))
+    if width <= 0 or height <= 0 or right <= left or bottom <= top:
+        return Drawn(recording, None, digest)
+    return Drawn(recording, (left, top, right, bottom), digest)
+
+
+def _rasterized(recorded: Drawn) -> Drawn:
+    """A recorded run as pixels cropped to its box: cheaper to paint again and again."""
+    if recorded.box is None:
+        return dataclasses.replace(recorded, kept=True)
+    left, top, right, bottom = recorded.box
     piece = cairo.ImageSurface(cairo.FORMAT_ARGB32, right - left, bottom - top)
     context = cairo.Context(piece)
-    context.set_source_surface(full, -left, -top)
+    context.set_source_surface(recorded.source, -left, -top)
     context.paint()
-    return piece, (left, top, right, bottom), len(svg) + 4 * (right - left) * (bottom - top)
+    return Drawn(piece, recorded.box, recorded.digest, (left, top), kept=True)
 
 
-def _draw(target: cairo.ImageSurface, svg: bytes, fetcher: Fetcher, size) -> None:
+def _draw(target: cairo.Surface, svg: bytes, fetcher: Fetcher, size) -> None:
     try:
         tree = cairosvg.parser.Tree(
             bytestring=svg, url=fetcher.BASE + "template.svg", url_fetcher=fetcher
@@ -285,42 +267,3 @@ def _subset(filled: ET.Element, marks: frozenset[str]) -> ET.Element:
         if child.tag in SHARED_TAGS or child.get(MARK) in marks:
             root.append(child)
     return root
-
-
-def _run_of(runs: list[Run], index: int) -> Run | None:
-    return next((run for run in runs if str(index) in run.marks), None)
-
-
-def _refers_to(element: ET.Element, ids: set[str]) -> bool:
-    return any(ref.lstrip("#") in ids for el in element.iter() for ref in references(el))
-
-
-def _block_depth(text: str, depth: int) -> int:
-    """Jinja block depth after ``text``: elements inside an ``{% if %}`` are dynamic."""
-    for match in re.finditer(r"\{%-?\s*(\w+)", text):
-        if BLOCK_OPEN.match(match.group(0)):
-            depth += 1
-        elif BLOCK_CLOSE.match(match.group(0)):
-            depth -= 1
-    return depth
-
-
-def _top_level_starts(data: bytes) -> list[int]:
-    """Byte offsets of the ``<`` of every child of the root element, in order."""
-    parser = xml.parsers.expat.ParserCreate()
-    depth, starts = 0, []
-
-    def start(name, attributes):
-        nonlocal depth
-        depth += 1
-        if depth == 2:
-            starts.append(parser.CurrentByteIndex)
-
-    def end(name):
-        nonlocal depth
-        depth -= 1
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.Parse(data, True)
-    return starts

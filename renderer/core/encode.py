@@ -6,16 +6,21 @@ last image of a template (``QualityPredictor``) is tried first and verified with
 only a miss, down or predictably up, searches (bisection). Optimized Huffman tables cost 2.3-3x
 the encode time for about 2% of size, half a quality step: they are used only where that 2%
 decides between the lowest quality and scaling the image down. PNG is
-lossless when that fits, else palette-quantized to fewer and fewer colours. GIF is a palette.
+lossless when that fits, else a palette (``palette.py``) of fewer and fewer colours, each count
+predicted from the first encode so a step that cannot fit is skipped. GIF is a palette.
 When even the lowest allowed setting does not fit, the image is scaled down in steps; when
 that fails too, BudgetError. Unlike thumbor, an oversized image is never returned.
 """
 
+import dataclasses
 import io
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image, ImageChops
+from PIL import Image
 
+from renderer.core import palette, perceptual
 from renderer.core.errors import BudgetError
 from renderer.core.limits import (
     HARD_CAP_BYTES,
@@ -29,6 +34,10 @@ FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "gif": "GIF"}
 MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 PALETTE_STEPS = (256, 128, 64, 32)
 SCALE_STEP = 0.85
+RESCALE_BELOW = 80  # a full-size JPEG under this quality is compared with smaller ones
+RESCALE_SLACK = 4  # quality steps an image may move before its scale is judged again
+LOSSLESS_GAIN = 1.6  # level 6 saves at most about 1 - 1/1.6 of a fast PNG (measured: 0-40%)
+RESCALES = tuple(SCALE_STEP**n for n in range(1, 12))  # 0.85, 0.72, 0.61 ...
 
 
 @dataclass(frozen=True)
@@ -78,17 +87,33 @@ def check_budget(budget: int) -> int:
 
 
 class QualityPredictor:
-    """Per byte budget: the JPEG quality that fitted last time, and how much one more step of
-    quality grew the file then (so it can tell whether the next step would fit now)."""
+    """Per byte budget: the scale that looked best on a phone (once judged), and per budget and
+    width the JPEG quality that fitted last time, with how much one more step of quality grew
+    the file then (so it can tell whether the next step would fit now)."""
 
     def __init__(self) -> None:
-        self._memory: dict[int, Memory] = {}
+        self._memory: dict[tuple[int, int], Memory] = {}
+        self._scales: dict[int, tuple[float, int]] = {}  # budget -> (scale, its quality)
 
-    def recall(self, budget: int) -> "Memory | None":
-        return self._memory.get(budget)
+    def recall(self, key: tuple[int, int]) -> "Memory | None":
+        return self._memory.get(key)
 
-    def remember(self, budget: int, memory: "Memory") -> None:
-        self._memory[budget] = memory
+    def remember(self, key: tuple[int, int], memory: "Memory") -> None:
+        self._memory[key] = memory
+
+    def scale(self, budget: int) -> float | None:
+        """The scale judged best for ``budget``, or None before any judging."""
+        judged = self._scales.get(budget)
+        return judged[0] if judged else None
+
+    def judged(self, budget: int, scale: float, quality: int) -> None:
+        self._scales[budget] = (scale, quality)
+
+    def still_holds(self, budget: int, quality: int) -> bool:
+        """Whether an image fits at about the quality the judging saw: the images are alike,
+        so the same scale still looks best (a much easier or harder one is judged again)."""
+        judged = self._scales.get(budget)
+        return judged is not None and abs(judged[1] - quality) <= RESCALE_SLACK
 
 
 @dataclass(frozen=True)
@@ -99,150 +124,154 @@ class Memory:
 
 
 def encode(
-    image: Image.Image, format: str, budget: int, predictor: QualityPredictor | None = None
+    image: Image.Image,
+    format: str,
+    budget: int,
+    predictor: QualityPredictor | None = None,
+    keep: tuple[tuple[int, int, int], ...] = (),
 ) -> Encoded:
-    """``image`` in ``format`` at or under ``budget`` bytes, as good as the budget allows."""
+    """``image`` in ``format`` at or under ``budget`` bytes, as good as the budget allows.
+    ``keep``: colours a PNG or GIF palette keeps exact (the template's, ``palette.py``)."""
     budget = check_budget(budget)
     format = normalize_format(format)
-    image = _flatten(image) if format == "jpg" else image
-    encodes = 0
+    if format == "jpg":
+        return _jpeg(flatten(image), budget, predictor or QualityPredictor())
+    return _indexed(palette.opaque(image), format, budget, keep)
+
+
+def _indexed(image: Image.Image, format: str, budget: int, keep: tuple) -> Encoded:
+    """PNG lossless when that fits (looked at with a fast compression level, then the
+    default one only when that could fit), else (and GIF) a palette: 256 colours, then fewer, then
+    smaller. A palette is chosen from a small copy of the image and each step only maps the
+    image into it; the size of the 256-colour encode predicts which step can fit (a palette
+    of c colours writes about log2(c)/8 of its bytes, a scale s about s² of them), so
+    steps that cannot fit are never encoded."""
+    encodes, scale_to = 0, image
+    kept = palette.shown(image, keep) if keep and image.mode == "RGB" else ()
+    if format == "png":
+        data = _save(image, "PNG", compress_level=1)  # a quarter of the time of level 6
+        encodes += 1
+        if budget < len(data) <= budget * LOSSLESS_GAIN:  # level 6 might just fit
+            data = _save(image, "PNG")
+            encodes += 1
+        if len(data) <= budget:
+            return Encoded(data, format, None, None, image.width, image.height, encodes)
     while True:
-        found, tries = _best_fit(image, format, budget, predictor if encodes == 0 else None)
-        encodes += tries
-        if found is not None:
-            data, quality, colors = found
-            return Encoded(data, format, quality, colors, image.width, image.height, encodes)
-        smaller = (round(image.width * SCALE_STEP), round(image.height * SCALE_STEP))
+        full = None
+        for colors in PALETTE_STEPS:
+            if full is not None and full * math.log2(colors) / 8 > budget:
+                continue  # predicted not to fit
+            data = _save(_palette(scale_to, colors, kept), FORMATS[format])
+            encodes += 1
+            if len(data) <= budget:
+                w, h = scale_to.size
+                return Encoded(data, format, None, colors, w, h, encodes)
+            full = full or len(data)
+        factor = min(SCALE_STEP, math.sqrt(budget * 0.95 / full))
+        smaller = (round(scale_to.width * factor), round(scale_to.height * factor))
         if min(smaller) < MIN_SIDE_PX:
             raise BudgetError(
                 f"cannot fit {format} under {budget:,} bytes even at "
-                f"{image.width}x{image.height} with the lowest quality; raise the budget"
+                f"{scale_to.width}x{scale_to.height} with the lowest quality; raise the budget"
             )
-        image = image.resize(smaller, Image.Resampling.LANCZOS)
+        scale_to = image.resize(smaller, Image.Resampling.LANCZOS)
 
 
-TICKS = (1, 2, 3, 5, 10, 15, 30, 60)  # seconds a countdown frame may stand for
-
-
-def encode_animation(
-    images: list[Image.Image], durations: list[int], budget: int, countdown: bool
-) -> Encoded:
-    """An animated GIF at or under ``budget``, looping. When it does not fit it gives up, in
-    this order: frames (a ``countdown`` ticks every 2, 3, 5... seconds instead), then
-    colours, then size; ``notes`` says what it gave up.
-
-    All frames share one palette (a countdown's first frame's; a loop's, from a mosaic of its
-    slides), and each frame differs from the first only where it was drawn differently (only
-    that box is re-quantized), so Pillow stores each frame as the small rectangle that changed.
-    """
-    budget = check_budget(budget)
-    images = [image.convert("RGB") for image in images]
-    encodes, scale = 0, 1.0
-    while True:
-        for colors in PALETTE_STEPS:
-            for tick in TICKS if countdown and len(images) > 1 else (1,):
-                if tick > 1 and tick >= len(images) * 2:
-                    break
-                data = _gif(images[::tick], _merged(durations, tick), colors, countdown)
-                encodes += 1
-                if len(data) <= budget:
-                    notes = []
-                    if tick > 1:
-                        notes.append(f"a frame every {tick} s instead of every second")
-                    if colors < PALETTE_STEPS[0]:
-                        notes.append(f"{colors} colours instead of 256")
-                    if scale < 1:
-                        notes.append(f"scaled to {images[0].width}x{images[0].height}")
-                    width, height = images[0].size
-                    return Encoded(
-                        data,
-                        "gif",
-                        None,
-                        colors,
-                        width,
-                        height,
-                        encodes,
-                        frames=len(images[::tick]),
-                        notes=tuple(notes),
-                    )
-        smaller = (round(images[0].width * SCALE_STEP), round(images[0].height * SCALE_STEP))
-        if min(smaller) < MIN_SIDE_PX:
-            raise BudgetError(f"cannot fit the animation under {budget:,} bytes; raise the budget")
-        scale *= SCALE_STEP
-        images = [image.resize(smaller, Image.Resampling.LANCZOS) for image in images]
-
-
-def _gif(images: list[Image.Image], durations: list[int], colors: int, countdown: bool) -> bytes:
-    first = images[0]
-    palette = _shared_palette(images[:1] if countdown else images, colors)
-    base = first.quantize(palette=palette)
-    frames = [base]
-    for image in images[1:]:
-        frame = base.copy()
-        box = ImageChops.difference(image, first).getbbox()
-        if box:
-            frame.paste(image.crop(box).quantize(palette=palette), box[:2])
-        frames.append(frame)
-    buffer = io.BytesIO()
-    if len(frames) == 1:
-        base.save(buffer, "GIF")
-    else:
-        base.save(
-            buffer, "GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0
+def _jpeg(image: Image.Image, budget: int, predictor: QualityPredictor) -> Encoded:
+    """The JPEG that looks best on a phone within ``budget``. At full size when that fits at a
+    good quality; else the full size and smaller sizes are each given their best quality, and
+    the one with the highest SSIM at the phone's display size wins (remembered per budget, so
+    later images go straight to that size)."""
+    scale = predictor.scale(budget)
+    if scale is not None and scale < 1.0:
+        found = _at_scale(image, scale, budget, predictor)
+        if found is not None and predictor.still_holds(budget, found.quality):
+            return found
+    full = _at_scale(image, 1.0, budget, predictor)
+    if full is not None and full.quality >= RESCALE_BELOW:
+        return full
+    if full is not None and scale == 1.0 and predictor.still_holds(budget, full.quality):
+        return full
+    candidates = [full] if full is not None else []
+    encodes = full.encodes if full is not None else 0
+    for scale in RESCALES:
+        found = _at_scale(image, scale, budget, predictor)
+        if found is None:
+            continue
+        encodes += found.encodes
+        candidates.append(found)
+        if len(candidates) >= 3:
+            break
+    if not candidates:
+        raise BudgetError(
+            f"cannot fit jpg under {budget:,} bytes even at {round(image.width * RESCALES[-1])}"
+            " px wide with the lowest quality; raise the budget"
         )
-    return buffer.getvalue()
+    best = max(candidates, key=lambda c: perceptual.display_ssim(image, c.data))
+    predictor.judged(budget, best.width / image.width, best.quality)
+    return dataclasses.replace(best, encodes=encodes)
 
 
-def _shared_palette(images: list[Image.Image], colors: int) -> Image.Image:
-    """One palette for every frame, from a mosaic of a few of them (a loop's slides differ)."""
-    if len(images) == 1:
-        return images[0].quantize(colors, method=Image.Quantize.MEDIANCUT)
-    picks = images[:: max(1, len(images) // 6)][:6]
-    width, height = images[0].width // 2, images[0].height // 2
-    mosaic = Image.new("RGB", (width * len(picks), height))
-    for index, image in enumerate(picks):
-        mosaic.paste(image.resize((width, height)), (index * width, 0))
-    return mosaic.quantize(colors, method=Image.Quantize.MEDIANCUT)
+def _at_scale(
+    image: Image.Image, scale: float, budget: int, predictor: QualityPredictor
+) -> Encoded | None:
+    if scale < 1.0:
+        size = (round(image.width * scale), round(image.height * scale))
+        if min(size) < MIN_SIDE_PX:
+            return None
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    found, tries = JpegSearch(budget, _whole(image), (budget, image.width)).run(predictor)
+    if found is None:
+        return None
+    data, quality, _ = found
+    return Encoded(data, "jpg", quality, None, image.width, image.height, tries)
 
 
-def _merged(durations: list[int], tick: int) -> list[int]:
-    return [sum(durations[i : i + tick]) for i in range(0, len(durations), tick)]
+@dataclass(frozen=True)
+class Candidate:
+    """An encode whose size is known; ``write`` makes its bytes (a spliced JPEG is only
+    joined once it is chosen)."""
+
+    size: int
+    write: Callable[[], bytes]
 
 
-def _best_fit(image: Image.Image, format: str, budget: int, predictor: QualityPredictor | None):
-    """((data, quality, colours), encodes) for the best setting at this size, or (None, n)."""
-    if format == "jpg":
-        return _JpegSearch(image, budget).run(predictor)
-    tries = 0
-    if format == "png":
-        data = _save(image, "PNG")
-        tries += 1
-        if len(data) <= budget:
-            return (data, None, None), tries
-    for colors in PALETTE_STEPS:
-        data = _save(_palette(image, colors), FORMATS[format])
-        tries += 1
-        if len(data) <= budget:
-            return (data, None, colors), tries
-    return None, tries
+# (quality, optimized Huffman tables?) -> the encode, or None where it cannot be had
+EncodeAt = Callable[[int, bool], Candidate | None]
 
 
-class _JpegSearch:
+def jpeg_bytes(image: Image.Image, quality: int, optimize: bool = False) -> bytes:
+    """Baseline 4:2:0, with a restart marker after every MCU row: every JPEG we write, so that
+    a whole encode and a spliced one (``jpeg.py``) are the same bytes."""
+    return _save(
+        image, "JPEG", quality=quality, subsampling=2, optimize=optimize, restart_marker_rows=1
+    )
+
+
+def _whole(image: Image.Image) -> EncodeAt:
+    def encode_at(quality: int, optimize: bool) -> Candidate:
+        data = jpeg_bytes(image, quality, optimize)
+        return Candidate(len(data), lambda: data)
+
+    return encode_at
+
+
+class JpegSearch:
     """The highest JPEG quality that fits one image, in as few encodes as can be."""
 
-    def __init__(self, image: Image.Image, budget: int):
-        self.image, self.budget = image, budget
+    def __init__(self, budget: int, encode_at: EncodeAt, key: tuple[int, int]):
+        self.budget, self.encode_at, self.key = budget, encode_at, key
         self.sizes: dict[int, int] = {}  # quality -> size
-        self.best: tuple[bytes, int, None] | None = None
+        self.best: tuple[Candidate, int] | None = None
         self.optimized = False  # the best is the lowest quality with optimized tables
         self.tries = 0
 
     def run(self, predictor: QualityPredictor | None):
-        memory = predictor.recall(self.budget) if predictor else None
+        memory = predictor.recall(self.key) if predictor else None
         if memory is None:
             self._search()
         elif memory.optimized:
-            if not self._fits_lowest() or len(self.best[0]) < self.budget * 0.9:
+            if not self._fits_lowest() or self.best[0].size < self.budget * 0.9:
                 self._search()  # it got easier: a plain quality may fit again
         elif self._fits(memory.quality):
             size = self.sizes[memory.quality]
@@ -257,8 +286,10 @@ class _JpegSearch:
             quality = self.best[1]
             here, above = self.sizes.get(quality), self.sizes.get(quality + 1)
             step = above / here - 1 if here and above else (memory.step if memory else None)
-            predictor.remember(self.budget, Memory(quality, step, self.optimized))
-        return self.best, self.tries
+            predictor.remember(self.key, Memory(quality, step, self.optimized))
+        if self.best is None:
+            return None, self.tries
+        return (self.best[0].write(), self.best[1], None), self.tries
 
     def _search(self) -> None:
         self.best, self.optimized = None, False
@@ -274,27 +305,25 @@ class _JpegSearch:
                 high = middle - 1
 
     def _fits(self, quality: int) -> bool:
-        data = _jpeg(self.image, quality, optimize=False)
+        candidate = self.encode_at(quality, False)
         self.tries += 1
-        self.sizes[quality] = len(data)
-        if len(data) > self.budget:
+        self.sizes[quality] = candidate.size
+        if candidate.size > self.budget:
             return False
         if self.best is None or quality > self.best[1]:
-            self.best, self.optimized = (data, quality, None), False
+            self.best, self.optimized = (candidate, quality), False
         return True
 
     def _fits_lowest(self) -> bool:
         """The last 2% before scaling down: the lowest quality with optimized tables."""
-        data = _jpeg(self.image, MIN_QUALITY, optimize=True)
-        self.tries += 1
-        if len(data) > self.budget:
+        candidate = self.encode_at(MIN_QUALITY, True)
+        if candidate is None:
             return False
-        self.best, self.optimized = (data, MIN_QUALITY, None), True
+        self.tries += 1
+        if candidate.size > self.budget:
+            return False
+        self.best, self.optimized = (candidate, MIN_QUALITY), True
         return True
-
-
-def _jpeg(image: Image.Image, quality: int, optimize: bool) -> bytes:
-    return _save(image, "JPEG", quality=quality, subsampling=2, optimize=optimize)
 
 
 def _save(image: Image.Image, format: str, **options) -> bytes:
@@ -303,7 +332,7 @@ def _save(image: Image.Image, format: str, **options) -> bytes:
     return buffer.getvalue()
 
 
-def _flatten(image: Image.Image) -> Image.Image:
+def flatten(image: Image.Image) -> Image.Image:
     """JPEG has no alpha: composite on white, as a phone shows a transparent PNG."""
     if image.mode == "RGB":
         return image
@@ -314,7 +343,7 @@ def _flatten(image: Image.Image) -> Image.Image:
     return background
 
 
-def _palette(image: Image.Image, colors: int) -> Image.Image:
-    if image.mode == "RGBA" and image.getchannel("A").getextrema()[0] < 255:
+def _palette(image: Image.Image, colors: int, keep: tuple) -> Image.Image:
+    if image.mode == "RGBA":  # a design with see-through parts: alpha is one more channel
         return image.quantize(colors, method=Image.Quantize.FASTOCTREE)
-    return image.convert("RGB").quantize(colors, method=Image.Quantize.MEDIANCUT)
+    return palette.apply(image, palette.build(image, colors, keep))

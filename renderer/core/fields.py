@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo, available_timezones
 from renderer.core import live
 from renderer.core.errors import FieldErrors, FieldProblem
 from renderer.core.limits import DEFAULT_MAX_LENGTH, MAX_FIELD_LENGTH, MAX_NUMBER_TEXT
+from renderer.core.text.fontset import fontset
 
 TYPES = ("text", "int", "money", "datetime", "enum", "sku", "qr", "timezone")
 TEXT_TYPES = ("text", "enum", "sku", "qr", "timezone")  # limited by max_length, not by digits
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MISSING_GLYPHS = ("skip", "reject")
 # Control characters (TAB and newline too: a field is one line), surrogates, private use,
 # and the noncharacters XML refuses (U+FFFE, U+FFFF) or that mean nothing (U+FDD0..U+FDEF)
 CONTROL = re.compile(
@@ -56,6 +58,9 @@ class Field:
     live: str | None = None  # a kind of live.KINDS: read from the live store at render time
     timezone: str | None = None  # datetime: the IANA zone of a time given without an offset
     timezone_field: str | None = None  # datetime: ... or the field that names that zone
+    # text: a character no bundled font has is left out of the image and counted ("skip"),
+    # or refuses the value ("reject": a 400 naming the field)
+    missing_glyphs: str = "skip"
 
     @property
     def required(self) -> bool:
@@ -74,6 +79,11 @@ class Field:
         return getattr(self, f"_parse_{self.type}")(text)
 
     def _parse_text(self, text: str) -> str:
+        if self.missing_glyphs == "reject" and self.type == "text":
+            uncovered = fontset().uncovered(text)
+            if uncovered:
+                shown = ", ".join(f"U+{ord(c):04X}" for c in uncovered[:5])
+                raise ValueError(f"has characters no bundled font can draw ({shown})")
         return text
 
     _parse_qr = _parse_text  # the text a QR code encodes
@@ -141,6 +151,7 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         "live",
         "timezone",
         "timezone_field",
+        "missing_glyphs",
     }
     unknown = set(spec) - known - {"description"}
     if unknown:
@@ -160,6 +171,9 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         if kind != live.KINDS[kind_of_live].field_type:
             expected = live.KINDS[kind_of_live].field_type
             raise ValueError(f"field {name!r}: a live {kind_of_live} field has type {expected!r}")
+    missing_glyphs = spec.get("missing_glyphs", "skip")
+    if missing_glyphs not in MISSING_GLYPHS or (missing_glyphs != "skip" and kind != "text"):
+        raise ValueError(f"field {name!r}: missing_glyphs is 'skip' or 'reject' (text fields)")
     field = Field(
         name=name,
         type=kind,
@@ -174,6 +188,7 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         live=spec.get("live"),
         timezone=spec.get("timezone"),
         timezone_field=spec.get("timezone_field"),
+        missing_glyphs=missing_glyphs,
     )
     if field.timezone:
         field._parse_timezone(field.timezone)

@@ -13,13 +13,15 @@ from pathlib import Path
 
 from jinja2 import meta
 
-from renderer.core import fields, fit, fonts, raster
+from renderer.core import fields, raster, text
 from renderer.core.catalog import Template, load_template
 from renderer.core.errors import RendererError, TemplateError
 from renderer.core.guard import SVG
 from renderer.core.limits import LOW_QUALITY_WARNING, MAX_TEXT_SHARE
+from renderer.core.perceptual import DISPLAY_WIDTH
 from renderer.core.render import plan, render
 from renderer.core.sandbox import environment
+from renderer.core.text.style import StyleError, computed
 
 ASPECTS = {(1, 1): "1:1", (4, 5): "4:5", (16, 9): "16:9"}
 LINT_AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
@@ -45,8 +47,9 @@ RULES = {
     "overflow": "text without a box that runs off the image",
     "text-cut": "fitted text cut with an ellipsis at its extreme values",
     "text-area": f"text covering more than {MAX_TEXT_SHARE:.0%} of the image",
-    "budget": "the byte budget is only met by scaling the image down",
-    "low-quality": f"the byte budget is only met below JPEG quality {LOW_QUALITY_WARNING}",
+    "budget": "the byte budget is only met below the width a phone shows an MMS at",
+    "low-quality": f"the byte budget is only met below JPEG quality {LOW_QUALITY_WARNING}, "
+    "or by sending a smaller image",
 }
 
 # What a template that does not load gets as its rule, by the loader's message.
@@ -101,8 +104,9 @@ def lint(template: Template) -> list[Finding]:
     for which in ("sample", "extreme"):
         try:
             root = _filled(template, which)
-            findings += _fonts_and_glyphs(template, root, which)
-            findings += _fitting(template, root, which)
+            findings += _fonts(root)
+            done = text.typeset(root)
+            findings += _glyphs(done, which) + _fitting(template, done, which)
         except (RendererError, ValueError) as exc:
             findings.append(Finding("error", "render", f"{which} values: {exc}"))
     if not any(f.severity == "error" for f in findings):
@@ -177,44 +181,55 @@ def _filled(template: Template, which: str) -> ET.Element:
     return template.parse(template.fill(values, LINT_AT))
 
 
-def _texts(root: ET.Element):
+def _fonts(root: ET.Element) -> list[Finding]:
+    """A text (or tspan) whose first family is not bundled: it would be drawn in another."""
+    fonts = text.fontset()
     parents = {child: parent for parent in root.iter() for child in parent}
-    for element in root.iter(f"{{{SVG}}}text"):
-        yield element, fit.computed_style(element, parents)
-
-
-def _fonts_and_glyphs(template: Template, root: ET.Element, which: str) -> list[Finding]:
     found = []
-    for element, style in _texts(root):
-        families = [f.strip("\"' ") for f in style.get("font-family", "sans-serif").split(",")]
-        name = element.get("id") or "text"
-        if families[0] not in fonts.FAMILIES:
+    for element in root.iter():
+        if element.tag not in (f"{{{SVG}}}text", f"{{{SVG}}}tspan"):
+            continue
+        try:
+            family = computed(element, parents).families[0]
+        except StyleError as exc:
+            found.append(Finding("error", "render", str(exc), element=_name(element, parents)))
+            continue
+        if not fonts.has_family(family):
             found.append(
                 Finding(
                     "error",
                     "missing-font",
-                    f"font {families[0]!r} is not bundled; it would fall back to "
-                    f"Inter (bundled: {', '.join(sorted(fonts.FAMILIES))})",
-                    element=name,
-                )
-            )
-            continue
-        text = "".join(element.itertext())
-        if not fonts.has_glyphs(text, families[0], bold=fonts.is_bold(style.get("font-weight"))):
-            found.append(
-                Finding(
-                    "error",
-                    "missing-glyph",
-                    f"{families[0]} has no glyph for some of {text.strip()!r} ({which} values)",
-                    element=name,
+                    f"font {family!r} is not bundled; it would be drawn in the fallback "
+                    f"fonts (bundled: {', '.join(fonts.family_names())})",
+                    element=_name(element, parents),
                 )
             )
     return found
 
 
-def _fitting(template: Template, root: ET.Element, which: str) -> list[Finding]:
+def _name(element: ET.Element, parents: dict) -> str:
+    while element.get("id") is None and element in parents and element.tag != f"{{{SVG}}}text":
+        element = parents[element]
+    return element.get("id") or "text"
+
+
+def _glyphs(done: list[text.Fitted], which: str) -> list[Finding]:
+    return [
+        Finding(
+            "error",
+            "missing-glyph",
+            f"no bundled font has {', '.join(f'U+{ord(c):04X} {c!r}' for c in fitted.missing)}"
+            f" in {fitted.text!r} ({which} values): it is left out",
+            element=fitted.id,
+        )
+        for fitted in done
+        if fitted.missing
+    ]
+
+
+def _fitting(template: Template, done: list[text.Fitted], which: str) -> list[Finding]:
     found = []
-    for fitted in fit.fit_text(root):
+    for fitted in done:
         if fitted.ellipsized:
             found.append(
                 Finding(
@@ -225,42 +240,31 @@ def _fitting(template: Template, root: ET.Element, which: str) -> list[Finding]:
                     element=fitted.id,
                 )
             )
-    for element, style in _texts(root):
-        if element.get(fit.FIT_WIDTH):
-            continue
-        family = style.get("font-family", "sans-serif").split(",")[0].strip("\"' ")
-        size = fit.length(style.get("font-size"), fit.DEFAULT_FONT_SIZE)
-        text = " ".join("".join(element.itertext()).split())
-        width = fonts.text_width(text, family, size, bold=fonts.is_bold(style.get("font-weight")))
-        x = float((element.get("x") or "0").split()[0])
-        anchor = style.get("text-anchor") or element.get("text-anchor") or "start"
-        left = x - width / 2 if anchor == "middle" else x - width if anchor == "end" else x
-        if left < 0 or left + width > template.width:
-            found.append(
-                Finding(
-                    "error",
-                    "overflow",
-                    f"at the {which} values {text!r} runs off the image; give it "
-                    f"a box (data-fit-width)",
-                    element=element.get("id") or "text",
-                    box=(
-                        int(left),
-                        int(float(element.get("y", 0)) - size),
-                        int(width),
-                        int(size * 1.2),
-                    ),
+        elif not fitted.fitted and fitted.box is not None:
+            left, top, width, height = fitted.box
+            if left < 0 or left + width > template.width:
+                found.append(
+                    Finding(
+                        "error",
+                        "overflow",
+                        f"at the {which} values {fitted.text!r} runs off the image; give it "
+                        f"a box (data-fit-width)",
+                        element=fitted.id,
+                        box=(int(left), int(top), int(width), int(height)),
+                    )
                 )
-            )
     return found
 
 
 def _text_area(template: Template) -> list[Finding]:
     """Share of the image under text, measured on the rendered text (extreme values)."""
     root = _filled(template, "extreme")
-    fit.fit_text(root)
+    for index, element in enumerate(root.iter(f"{{{SVG}}}text")):
+        element.set("data-lint-text", str(index))
+    text.typeset(root)
     boxes = []
     definitions = {f"{{{SVG}}}defs", f"{{{SVG}}}style"}
-    for element, _ in list(_texts(root))[:MEASURED_TEXTS]:
+    for element in [e for e in root.iter() if e.get("data-lint-text")][:MEASURED_TEXTS]:
         alone = ET.Element(root.tag, root.attrib)
         for child in root:
             if child.tag in definitions:
@@ -290,15 +294,28 @@ def _text_area(template: Template) -> list[Finding]:
 
 
 def _quality(template: Template) -> list[Finding]:
+    """Whether the budget lets the image look good on a phone: the encoder sends a smaller
+    image at a higher quality when that looks better than the full size at a low one."""
     sample = fields.example_values(template.fields, "sample")
     encoded = render(plan(template, sample, format="jpg", at=LINT_AT)).encoded
-    if encoded.width < template.width:
+    budget = f"the budget of {template.budget:,} bytes"
+    if encoded.width < min(template.width, DISPLAY_WIDTH):
         return [
             Finding(
                 "error",
                 "budget",
-                f"the budget of {template.budget:,} bytes is only met "
-                f"by scaling the image down to {encoded.width}x{encoded.height}",
+                f"{budget} is only met by scaling the image down to "
+                f"{encoded.width}x{encoded.height}, smaller than a phone shows it",
+            )
+        ]
+    if encoded.width < template.width:
+        return [
+            Finding(
+                "warning",
+                "low-quality",
+                f"{budget} is met by sending {encoded.width}x{encoded.height} at JPEG quality "
+                f"{encoded.quality}, which looks better on a phone than the full size would; "
+                "raise the budget for the full size",
             )
         ]
     if encoded.quality is not None and encoded.quality < LOW_QUALITY_WARNING:
@@ -306,8 +323,7 @@ def _quality(template: Template) -> list[Finding]:
             Finding(
                 "warning",
                 "low-quality",
-                f"the budget of {template.budget:,} bytes is only met at JPEG quality "
-                f"{encoded.quality}: it will look bad",
+                f"{budget} is only met at JPEG quality {encoded.quality}: it will look bad",
             )
         ]
     return []

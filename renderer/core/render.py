@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from renderer.core import compose, fields, fit, raster
+from renderer.core import compose, fields, jpeg, palette, raster, text
 from renderer.core.catalog import Template
-from renderer.core.encode import Encoded, check_budget, encode, encode_animation, normalize_format
+from renderer.core.encode import Encoded, check_budget, encode, normalize_format
 from renderer.core.errors import TemplateError
+from renderer.core.gif import Delta, delta, encode_animation
+from renderer.core.jpeg import encode_rows
 from renderer.core.limits import MAX_RENDER_SECONDS
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,9 @@ class Rendered:
     encoded: Encoded
     template: str
     version: str
-    fitted: list[fit.Fitted]
+    fitted: list[text.Fitted]
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    missing: dict[str, list[str]] = field(default_factory=dict)  # field -> characters left out
 
     @property
     def seconds(self) -> float:
@@ -112,7 +115,16 @@ def fill(job: Job) -> str:
     """The whole filled, checked and fitted SVG: what a whole CairoSVG render draws (for
     inspection, and the reference the layered path is tested against)."""
     root = job.template.parse(job.template.fill(job.values, job.now))
-    fit.fit_text(root)
+    text.typeset(root)
+    return ET.tostring(root, encoding="unicode")
+
+
+def svg(job: Job) -> str:
+    """The filled SVG with its text set as plain paths (and emoji as images): what any SVG
+    viewer draws the same as the renderer does. The CLI's ``--svg``."""
+    root = job.template.parse(job.template.fill(job.values, job.now))
+    text.typeset(root)
+    text.export(root)
     return ET.tostring(root, encoding="unicode")
 
 
@@ -126,27 +138,21 @@ def render(job: Job) -> Rendered:
     timings: dict[str, float] = {}
     template = job.template
     if template.animation is not None and job.format == "gif":
-        images, durations, fitted = [], [], []
+        first, deltas, durations, fitted = _animate(job, timings)
         started = time.perf_counter()
-        for now, frame, duration in _frames(job):
-            if time.perf_counter() - started > MAX_RENDER_SECONDS:  # each frame is priced
-                raise TemplateError(  # by the guard; all of them together are timed
-                    f"drawing its frames takes over {MAX_RENDER_SECONDS:g} s; simplify it",
-                    template.name,
-                )
-            image, fitted = _draw(job, now, frame, timings)
-            images.append(image)
-            durations.append(duration)
-        started = time.perf_counter()
-        encoded = encode_animation(
-            images, durations, job.budget, countdown=template.animation.kind == "countdown"
-        )
+        countdown = template.animation.kind == "countdown"
+        keep = palette.template_colors(template.source)
+        encoded = encode_animation(first, deltas, durations, job.budget, countdown, keep)
+    elif template.layers.layered and job.format == "jpg":
+        encoded, fitted, started = _draw_rows(job, timings)
     else:
         image, fitted = _draw(job, job.now, 0, timings)
         started = time.perf_counter()
-        encoded = encode(image, job.format, job.budget, template.predictor)
+        keep = palette.template_colors(template.source)
+        encoded = encode(image, job.format, job.budget, template.predictor, keep)
     timings["encode"] = time.perf_counter() - started
-    rendered = Rendered(encoded, template.name, template.version, fitted, timings)
+    missing = _missing(job)
+    rendered = Rendered(encoded, template.name, template.version, fitted, timings, missing)
     log.info(
         "rendered %s@%s: %s, %d encodes, %.0f ms",
         template.name,
@@ -165,7 +171,7 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
     started = time.perf_counter()
     root = template.parse(template.fill(job.values, now, frame))
     layers = template.layers
-    fitted = compose.fit_dynamic(layers, root) if layers.layered else fit.fit_text(root)
+    fitted = compose.fit_dynamic(layers, root) if layers.layered else text.typeset(root)
     timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
 
     started = time.perf_counter()
@@ -173,11 +179,91 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
         image = compose.compose(layers, root, template.fetcher, size)
         stage = "composite"
     else:
-        svg = ET.tostring(root, encoding="unicode").encode()
-        image = raster.rasterize(svg, template.fetcher, *size)
+        drawn = ET.tostring(root, encoding="unicode").encode()
+        image = raster.rasterize(drawn, template.fetcher, *size)
         stage = "raster"
     timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
     return image, fitted
+
+
+def _missing(job: Job) -> dict[str, list[str]]:
+    """The characters of each text value that no bundled font has: they were left out of the
+    image (a field with ``missing_glyphs = "reject"`` refused them before). Logged here;
+    the service counts them."""
+    fonts = text.fontset()
+    missing = {}
+    for name, value in job.values.items():
+        if isinstance(value, str) and job.template.fields[name].type == "text":
+            uncovered = fonts.uncovered(value)
+            if uncovered:
+                missing[name] = uncovered
+                log.warning(
+                    "template %s field %s: no bundled font has %s; left out of the image",
+                    job.template.name,
+                    name,
+                    ", ".join(f"U+{ord(c):04X}" for c in uncovered),
+                )
+    return missing
+
+
+def _animate(job: Job, timings: dict[str, float]):
+    """An animation's frames: the first whole, each other as the box where it differs from
+    the first. A layered template draws only the runs that change from frame to frame (a
+    countdown's ticking clock), inside their boxes; others are drawn whole and compared."""
+    template, layers = job.template, job.template.layers
+    size = (template.width, template.height)
+    first, before, deltas, durations = None, {}, [], []
+    began = time.perf_counter()
+    for now, frame, duration in _frames(job):
+        if time.perf_counter() - began > MAX_RENDER_SECONDS:  # each frame is priced by
+            raise TemplateError(  # the guard; all of them together are timed
+                f"drawing its frames takes over {MAX_RENDER_SECONDS:g} s; simplify it",
+                template.name,
+            )
+        durations.append(duration)
+        if not layers.layered:
+            image, fitted = _draw(job, now, frame, timings)
+            if first is None:
+                first = image
+            else:
+                deltas.append(delta(image, first))
+            continue
+        started = time.perf_counter()
+        root = template.parse(template.fill(job.values, now, frame))
+        fitted = compose.fit_dynamic(layers, root)
+        timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
+        started = time.perf_counter()
+        drawn = compose.draw_dynamic(layers, root, template.fetcher, size)
+        if first is None:
+            first, before = compose.paint(layers, drawn, (0, 0, *size)), drawn
+        else:
+            changed = compose.changes(layers, drawn, before, size)
+            deltas.append(Delta(*changed) if changed else Delta())
+        timings["composite"] = timings.get("composite", 0) + time.perf_counter() - started
+    return first, deltas, durations, fitted
+
+
+def _draw_rows(job: Job, timings: dict[str, float]) -> tuple[Encoded, list, float]:
+    """A layered JPEG: only the rows the values change are drawn and encoded, the rest spliced
+    from the template's static rows (``jpeg.py``). When the budget needs more than a plain
+    quality, the whole image is drawn and encoded instead. Returns the encode's start time."""
+    template = job.template
+    size = (template.width, template.height)
+    started = time.perf_counter()
+    root = template.parse(template.fill(job.values, job.now, 0))
+    fitted = compose.fit_dynamic(template.layers, root)
+    timings["fill"] = time.perf_counter() - started
+    started = time.perf_counter()
+    changed = compose.compose_rows(template.layers, root, template.fetcher, size, jpeg.MCU_ROWS)
+    timings["composite"] = time.perf_counter() - started
+    started = time.perf_counter()
+    encoded = encode_rows(
+        changed.bands, changed.keys, size, template.rows, job.budget, template.predictor
+    )
+    if encoded is None:
+        image = compose.compose(template.layers, root, template.fetcher, size)
+        encoded = encode(image, job.format, job.budget, template.predictor)
+    return encoded, fitted, started
 
 
 def _frames(job: Job) -> list[tuple[datetime, int, int]]:

@@ -118,6 +118,19 @@ class Campaign:
                 return variant
         return self.variants[-1]
 
+    def variant_named(self, name: str) -> Variant:
+        return next(v for v in self.variants if v.name == name)
+
+    def sender_for(self, phone: str) -> Sender:
+        """The same sender for a recipient every time (a conversation stays on one number)."""
+        index = int(hashlib.sha256(phone.encode()).hexdigest(), 16) % len(self.senders)
+        return self.senders[index]
+
+    @property
+    def mps(self) -> float:
+        """Messages per second of all the campaign's senders together."""
+        return sum(sender.mps for sender in self.senders)
+
     def to_dict(self) -> dict[str, Any]:
         """The definition workers on other machines load from Redis."""
         return {
@@ -153,6 +166,7 @@ class Campaign:
         )
 
 
+DEFAULT_WINDOW = Window(time(8), time(21))
 # Stricter state rules shipped as defaults (docs/campaigns.md has the table).
 DEFAULT_STATE_WINDOWS = {
     "FL": Window(time(8), time(20), 3),
@@ -197,11 +211,13 @@ def parse(data: dict[str, Any], templates: TemplateLookup) -> Campaign:
         raise CampaignError("body is required")
     variants = _variants(data, template, templates)
     senders = _senders(data)
-    quiet = _window(data.get("quiet_hours", {"start": "08:00", "end": "21:00"}))
+    hours = data.get("quiet_hours", {})
+    if not isinstance(hours, dict):
+        raise CampaignError('quiet_hours must be a table with start and end like "08:00"')
+    quiet = _window({k: v for k, v in hours.items() if k != "states"}, DEFAULT_WINDOW)
     states = dict(DEFAULT_STATE_WINDOWS)
-    states.update(
-        {k.upper(): _window(v) for k, v in data.get("quiet_hours", {}).get("states", {}).items()}
-    )
+    for state, rule in dict(hours.get("states") or {}).items():
+        states[state.upper()] = _window(rule, default=quiet, label=f"quiet_hours.states.{state}")
     cap = data.get("frequency_cap", {"messages": 3, "hours": 24})
     schedule = data.get("schedule", "now")
     try:
@@ -316,15 +332,25 @@ def _senders(data: dict[str, Any]) -> list[Sender]:
     return senders
 
 
-def _window(spec: dict[str, Any]) -> Window:
+def _window(spec: Any, default: Window | None = None, label: str = "quiet_hours") -> Window:
+    """A window from its table; a state rule's missing start or end is the campaign's."""
+    if not isinstance(spec, dict):
+        raise CampaignError(f'{label} must be a table with start and end like "08:00"')
+    unknown = sorted(set(spec) - {"start", "end", "max_per_24h"})
+    if unknown:
+        raise CampaignError(f"unknown key {unknown[0]!r} in {label}")
     try:
-        start, end = time.fromisoformat(str(spec["start"])), time.fromisoformat(str(spec["end"]))
-    except (KeyError, ValueError):
-        raise CampaignError('a quiet-hours window needs start and end like "08:00"') from None
+        start = time.fromisoformat(str(spec["start"])) if "start" in spec else default.start
+        end = time.fromisoformat(str(spec["end"])) if "end" in spec else default.end
+        cap = spec.get("max_per_24h")
+        cap = int(cap) if cap is not None else None
+    except (AttributeError, ValueError, TypeError):
+        raise CampaignError(f'{label} needs start and end like "08:00"') from None
     if start >= end:
-        raise CampaignError("a quiet-hours window must start before it ends")
-    cap = spec.get("max_per_24h")
-    return Window(start, end, int(cap) if cap is not None else None)
+        raise CampaignError(f"{label}: a quiet-hours window must start before it ends")
+    if cap is not None and cap < 1:
+        raise CampaignError(f"{label}: max_per_24h must be at least 1")
+    return Window(start, end, cap)
 
 
 def _window_dict(window: Window) -> dict[str, Any]:

@@ -1,18 +1,19 @@
-"""The campaign commands of ``mms-renderer``: send, worker, status, report, forget, and the
-sandbox provider. ``renderer/cli.py`` parses the arguments and calls these."""
+"""The campaign commands of ``mms-renderer``: send, worker, status, report, resume, retry,
+pause, cancel, forget, and the sandbox provider. ``renderer/cli.py`` parses the arguments and
+calls these."""
 
 import json
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 
 import httpx
+import redis
 
 from renderer.core.errors import RendererError
 from renderer.orchestrator import campaign as campaigns
-from renderer.orchestrator import keyring, providers, redis_store, report, webhooks
+from renderer.orchestrator import keyring, keys, progress, providers, redis_store, report, webhooks
 from renderer.orchestrator.audience import parse_phone
 from renderer.orchestrator.enqueue import enqueue
 from renderer.orchestrator.ledger import Ledger
@@ -47,6 +48,14 @@ def send(path: Path, audience: Path, local_worker: bool, until_idle: bool) -> in
     if not audience.is_file():
         raise RendererError(f"no audience file {audience}")
     context = setup(settings)
+    state = Ledger(context.redis, campaign.id).control().get("state")
+    if state == "paused":
+        raise RendererError(
+            f"campaign {campaign.id} is paused; see `mms-renderer campaign status "
+            f"{campaign.id}`, then `mms-renderer campaign resume {campaign.id}`"
+        )
+    if state == "cancelled":
+        raise RendererError(f"campaign {campaign.id} was cancelled; give the new one another id")
     secret = keyring.privacy_key(context.redis, settings.privacy_key)
     enqueued = enqueue(context.redis, campaign, audience, secret)
     print(
@@ -56,25 +65,35 @@ def send(path: Path, audience: Path, local_worker: bool, until_idle: bool) -> in
     )
     if not local_worker:
         return 0
-    return _work_with_progress(context, campaign.id, until_idle)
+    return _work(context, campaign.id, until_idle)
 
 
 def worker(only: str | None) -> int:
+    """Work every active campaign (or one), printing progress lines, until stopped."""
     context = setup(CampaignSettings.from_env())
-    Worker(context, _worker_name()).run(only=only)
+    if only:
+        _existing(context.redis, only)
+
+    seen: set[str] = set()  # a campaign that finishes gets its last line too
+
+    def ledgers() -> list[Ledger]:
+        seen.update([only] if only else context.redis.smembers(keys.ACTIVE_CAMPAIGNS))
+        return [Ledger(context.redis, cid) for cid in sorted(seen)]
+
+    print(f"worker {_worker_name()}: working {only or 'every active campaign'}", file=sys.stderr)
+    with progress.Reporter(ledgers, sys.stderr):
+        Worker(context, _worker_name()).run(only=only)
     return 0
 
 
 def status(campaign_id: str) -> int:
-    ledger = Ledger(redis_store.connect(CampaignSettings.from_env(), start=False), campaign_id)
+    ledger = _existing(_store(), campaign_id)
     print(report.text(report.gather(ledger)))
     return 0
 
 
 def report_command(campaign_id: str, as_json: bool, html_path: Path | None) -> int:
-    ledger = Ledger(redis_store.connect(CampaignSettings.from_env(), start=False), campaign_id)
-    if not ledger.redis.exists(ledger.definition):
-        raise RendererError(f"no campaign {campaign_id!r}")
+    ledger = _existing(_store(), campaign_id)
     gathered = report.gather(ledger)
     if html_path:
         html_path.write_text(report.page(gathered))
@@ -82,9 +101,62 @@ def report_command(campaign_id: str, as_json: bool, html_path: Path | None) -> i
     return 0
 
 
+def resume(campaign_id: str, local_worker: bool, until_idle: bool) -> int:
+    """Resume a paused campaign (after fixing what paused it), and work it here unless
+    told not to."""
+    settings = CampaignSettings.from_env()
+    context = setup(settings)
+    ledger = _existing(context.redis, campaign_id)
+    if ledger.control().get("state") == "cancelled":
+        raise RendererError(f"campaign {campaign_id} was cancelled; it cannot be resumed")
+    ledger.set_state("running")
+    ledger.note_success()
+    print(f"campaign {campaign_id}: running", file=sys.stderr)
+    if not local_worker:
+        return 0
+    _check_render_service(settings)
+    return _work(context, campaign_id, until_idle)
+
+
+def retry(campaign_id: str, code: str | None, local_worker: bool, until_idle: bool) -> int:
+    """Queue the failed recipients (with ``code``, or all) again, and work them here unless
+    told not to."""
+    settings = CampaignSettings.from_env()
+    context = setup(settings)
+    ledger = _existing(context.redis, campaign_id)
+    state = ledger.control().get("state")
+    if state == "cancelled":
+        raise RendererError(f"campaign {campaign_id} was cancelled; it cannot be retried")
+    retried = ledger.retry_failed(code)
+    which = f"failed with {code}" if code else "failed"
+    print(f"campaign {campaign_id}: {retried:,} recipients that {which} queued again")
+    if state == "paused":
+        print(f"it is paused: run `mms-renderer campaign resume {campaign_id}`", file=sys.stderr)
+        return 1
+    if not local_worker or not retried:
+        return 0
+    _check_render_service(settings)
+    return _work(context, campaign_id, until_idle)
+
+
+def pause(campaign_id: str) -> int:
+    ledger = _existing(_store(), campaign_id)
+    ledger.set_state("paused", f"paused by hand; `mms-renderer campaign resume {campaign_id}`")
+    print(f"campaign {campaign_id}: paused (no new provider call starts, on any worker)")
+    return 0
+
+
+def cancel(campaign_id: str) -> int:
+    ledger = _existing(_store(), campaign_id)
+    ledger.set_state("cancelled", "cancelled by hand")
+    skipped = ledger.skip_the_rest("cancelled")
+    print(f"campaign {campaign_id}: cancelled; {skipped:,} recipients will not be sent")
+    return 0
+
+
 def forget(phones: list[str]) -> int:
     settings = CampaignSettings.from_env()
-    client = redis_store.connect(settings, start=False)
+    client = _store()
     secret = keyring.privacy_key(client, settings.privacy_key)
     for text in phones:
         phone, problem = parse_phone(text, "US")
@@ -106,7 +178,7 @@ def forget(phones: list[str]) -> int:
     return 0
 
 
-def sandbox(host: str, port: int, failure_rate: float, storm_rate: float) -> int:
+def sandbox(host: str, port: int, failure_rate: float, storm_rate: float, chaos: bool) -> int:
     import uvicorn
 
     from renderer.orchestrator.providers.sandbox import create_sandbox
@@ -117,6 +189,7 @@ def sandbox(host: str, port: int, failure_rate: float, storm_rate: float) -> int
         settings.twilio_auth_token or "sandbox-token",
         failure_rate=failure_rate,
         storm_rate=storm_rate,
+        chaos=chaos,
     )
     print(
         f"sandbox provider on http://{host}:{port}/ (outbox at /); point "
@@ -149,43 +222,35 @@ def _check_render_service(settings: CampaignSettings) -> None:
         ) from None
 
 
-def _work_with_progress(context: Setup, campaign_id: str, until_idle: bool) -> int:
-    import threading
-
+def _work(context: Setup, campaign_id: str, until_idle: bool) -> int:
+    """Work one campaign in this process, with progress lines; exit 1 if it gets paused."""
     ledger = Ledger(context.redis, campaign_id)
-    done = threading.Event()
-
-    started, interactive = time.monotonic(), sys.stderr.isatty()
-
-    def line() -> str:
-        states = ledger.totals()
-        reached = sum(states.get(f"state:{s}", 0) for s in ("accepted", "sent", "delivered"))
-        return (
-            f"sent {reached:,}  skipped {states.get('state:skipped', 0):,}  deferred "
-            f"{states.get('state:deferred', 0):,}  failed {states.get('state:failed', 0):,}  "
-            f"ambiguous {states.get('state:ambiguous', 0):,}  "
-            f"{reached / max(time.monotonic() - started, 1e-9):.1f}/s"
+    with progress.Reporter(lambda: [ledger], sys.stderr):
+        outcome = Worker(context, _worker_name()).run(
+            only=campaign_id, until_idle=until_idle, stop_on_pause=True
         )
-
-    def show() -> None:
-        while not done.wait(1.0 if interactive else 5.0):
-            print(
-                f"\r{line()}" if interactive else line(),
-                end="" if interactive else "\n",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    reporter = threading.Thread(target=show, daemon=True)
-    reporter.start()
-    try:
-        Worker(context, _worker_name()).run(only=campaign_id, until_idle=until_idle)
-    finally:
-        done.set()
-        reporter.join()
-    print(f"\r{line()}" if interactive else line(), file=sys.stderr)
+    note = progress.left_over(ledger, context.clock())
+    if note:
+        print(note, file=sys.stderr)
     print(report.text(report.gather(ledger)))
-    return 0
+    return 1 if outcome == "paused" else 0
+
+
+def _store() -> redis.Redis:
+    """The campaigns' Redis for commands that only read or flip a state: an error naming the
+    data folder (or the URL) when there is none."""
+    return redis_store.connect(CampaignSettings.from_env(), start=False)
+
+
+def _existing(client: redis.Redis, campaign_id: str) -> Ledger:
+    ledger = Ledger(client, campaign_id)
+    if not ledger.exists():
+        known = sorted(client.smembers(keys.ALL_CAMPAIGNS))[:10]
+        raise RendererError(
+            f"no campaign {campaign_id!r}"
+            + (f"; known: {', '.join(known)}" if known else "; none has been sent here yet")
+        )
+    return ledger
 
 
 def _worker_name() -> str:

@@ -15,10 +15,8 @@ from phonenumbers import geocoder, timezone
 
 from renderer.orchestrator.campaign import Campaign, Window
 
-STOP = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-START = {"START", "YES", "UNSTOP"}
-HELP = {"HELP", "INFO"}
-
+# phonenumbers' English descriptions of US area codes end in a state's name or its code
+# ("Seattle, WA", "Washington State", "Washington D.C."): every state and DC, by name.
 US_STATES = {
     "Alabama": "AL",
     "Alaska": "AK",
@@ -66,29 +64,19 @@ US_STATES = {
     "Utah": "UT",
     "Vermont": "VT",
     "Virginia": "VA",
-    "Washington": "WA",
+    "Washington State": "WA",
     "West Virginia": "WV",
     "Wisconsin": "WI",
     "Wyoming": "WY",
     "Washington D.C.": "DC",
 }
 
+CODES = set(US_STATES.values())
+
 
 def phone_key(secret: bytes, phone: str) -> str:
     """A keyed hash of an E.164 number: recognisable by us, meaningless to anyone else."""
     return hmac.new(secret, phone.encode(), hashlib.sha256).hexdigest()[:24]
-
-
-def keyword(body: str) -> str | None:
-    """``stop``, ``start`` or ``help`` for a single-word reply in any case, else None."""
-    word = body.strip().upper()
-    if word in STOP:
-        return "stop"
-    if word in START:
-        return "start"
-    if word in HELP:
-        return "help"
-    return None
 
 
 def zones(phone: str, column: str | None) -> list[str]:
@@ -108,7 +96,7 @@ def state(phone: str) -> str | None:
     if place in US_STATES:
         return US_STATES[place]
     tail = place.rsplit(", ", 1)[-1]
-    return tail if len(tail) == 2 and tail.isupper() else None
+    return tail if tail in CODES else None
 
 
 def window_for(campaign: Campaign, phone: str) -> Window:

@@ -12,8 +12,19 @@ SECRETS = f"{PREFIX}:keys"  # the phone-hash and link-signing keys (keyring.py)
 
 
 def message_owner(sid: str) -> str:
-    """The provider's message id -> ``campaign|recipient``, for delivery receipts."""
-    return f"{PREFIX}:sid:{sid}"
+    """The provider's message id -> ``campaign|recipient``, for delivery receipts. It shares
+    the hash tag ``{sid}`` with ``held_receipts``: one Lua script reads and writes both."""
+    return f"{PREFIX}:sid:{{{sid}}}"
+
+
+def held_receipts(sid: str) -> str:
+    """Delivery receipts that arrived before the worker recorded ``sid`` (a list, with a TTL)."""
+    return f"{PREFIX}:sid:{{{sid}}}:held"
+
+
+def inbound_seen(message_id: str) -> str:
+    """An inbound message already handled (de-duplication by the provider's message id)."""
+    return f"{PREFIX}:inbound:{message_id}"
 
 
 def frequency(recipient: str) -> str:
@@ -44,6 +55,8 @@ class CampaignKeys:
         self.row_errors = f"{self.tag}:row-errors"
         self.ambiguous = f"{self.tag}:ambiguous"
         self.clicks = f"{self.tag}:clicks"
+        self.failed = f"{self.tag}:failed"  # recipients in state failed (for retry --failed)
+        self.control = f"{self.tag}:control"  # running/paused/cancelled, why, provider backoff
 
     def recipient(self, key: str) -> str:
         return f"{self.tag}:r:{key}"

@@ -16,6 +16,7 @@ import redis
 from renderer.orchestrator import keys
 
 IMAGE_LINK_SECONDS = 30 * 24 * 3600
+MAX_CODE = 256  # longer than any code we make (a campaign id is at most 64 characters)
 
 
 def link_code(secret: bytes, campaign: str, variant: str, index: int) -> str:
@@ -25,7 +26,11 @@ def link_code(secret: bytes, campaign: str, variant: str, index: int) -> str:
 
 
 def read_code(secret: bytes, code: str) -> tuple[str, str, int] | None:
-    """(campaign, variant, index) of a campaign link's code; None if it is not ours."""
+    """(campaign, variant, index) of a campaign link's code; None if it is not ours (any
+    text at all: codes we make are short and ASCII, and nothing is trusted before its
+    signature)."""
+    if not _plausible(code):
+        return None
     body, _, signature = code.partition(".")
     if not signature or not hmac.compare_digest(signature, _sign(secret, body)):
         return None
@@ -51,7 +56,13 @@ def image_link(client: redis.Redis, public_url: str, image_url: str) -> str:
 
 
 def image_target(client: redis.Redis, code: str) -> str | None:
-    return client.get(keys.image_link(code)) if code.startswith("i") else None
+    if not code.startswith("i") or not _plausible(code):
+        return None
+    return client.get(keys.image_link(code))
+
+
+def _plausible(code: str) -> bool:
+    return len(code) <= MAX_CODE and code.isascii()
 
 
 def _sign(secret: bytes, body: str) -> str:

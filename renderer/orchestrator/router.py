@@ -2,10 +2,17 @@
 
 ``POST /v1/webhooks/status`` (delivery receipts), ``POST /v1/webhooks/inbound`` (replies:
 STOP, START, HELP) and ``GET /c/{code}`` (tracked links). Webhooks are verified by the
-provider (``providers/``) before anything is read; all three need the campaigns' Redis
-(RENDERER_REDIS_URL, else the data folder's embedded one, started on first use if no campaign
-command has started it yet: a STOP always has somewhere durable to go).
+provider (``providers/``) over the full URL it called, query string included, before anything
+is read; all three need the campaigns' Redis (RENDERER_REDIS_URL, else the data folder's
+embedded one, started on first use if no campaign command has started it yet: a STOP always
+has somewhere durable to go). When that store cannot be reached they answer 503 with
+Retry-After, never 500: the provider retries a webhook it could not deliver, so a STOP that
+arrives while Redis restarts is not lost.
 """
+
+import logging
+from collections.abc import Callable
+from typing import Any
 
 import redis
 from starlette.concurrency import run_in_threadpool
@@ -14,15 +21,23 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from renderer.core.errors import RendererError
-from renderer.orchestrator import keyring, providers, redis_store, webhooks
+from renderer.orchestrator import keyring, providers, receipts, redis_store, webhooks
+from renderer.orchestrator.keywords import Keyword
 from renderer.orchestrator.providers.base import Provider, WebhookRejected
 from renderer.settings import CampaignSettings
 
 ANSWERS = {
-    "stop": "You are unsubscribed and will receive no more messages. Reply START to "
+    ("stop", "en"): "You are unsubscribed and will receive no more messages. Reply START to "
     "subscribe again.",
-    "start": "You are subscribed again. Reply STOP to cancel.",
+    ("stop", "es"): "Te has dado de baja y no recibirás más mensajes. Responde START para "
+    "volver a suscribirte.",
+    ("stop", "fr"): "Vous êtes désabonné et ne recevrez plus de messages. Répondez START pour "
+    "vous réabonner.",
+    ("start", "en"): "You are subscribed again. Reply STOP to cancel.",
 }
+RETRY_SECONDS = 5
+STORE_DOWN = "the campaigns' store (Redis) is not answering; try again shortly"
+log = logging.getLogger(__name__)
 
 
 class WebhookSignatureError(RendererError):
@@ -33,6 +48,12 @@ class WebhookSignatureError(RendererError):
 class CampaignsUnavailable(RendererError):
     code = "not_configured"
     status = 503
+
+
+class StoreUnavailable(RendererError):
+    code = "store_unavailable"
+    status = 503
+    retry_after = RETRY_SECONDS
 
 
 class NoSuchLink(RendererError):
@@ -54,30 +75,36 @@ class CampaignRoutes:
         ]
 
     async def status(self, request: Request) -> Response:
-        """A delivery receipt: moves the recipient's record forward."""
+        """A delivery receipt: moves the recipient's record forward (or is held until the
+        message id is known)."""
         update = await self._verified(request, "status_update")
-        await run_in_threadpool(webhooks.record_status, self._client(), update)
+        classify = self._provider_or_fail().classify
+        await self._in_store(receipts.record_status, update, classify)
         return Response(status_code=204)
 
     async def inbound(self, request: Request) -> Response:
-        """A reply. STOP, START and HELP keywords, answered in the provider's format."""
+        """A reply: an opt-out, an opt-in or a help request, answered in the provider's
+        format (nothing for any other message)."""
         message = await self._verified(request, "inbound")
-        client = self._client()
 
-        def handle() -> str | None:
+        def handle(client: redis.Redis) -> Keyword | None:
             secret = keyring.privacy_key(client, self.settings.privacy_key)
-            return webhooks.inbound(client, secret, message.phone, message.body)
+            return webhooks.inbound(client, secret, message.phone, message.body, message.message_id)
 
-        word = await run_in_threadpool(handle)
-        answer = self.settings.help_text if word == "help" else ANSWERS.get(word or "")
+        word = await self._in_store(handle)
+        answer = None
+        if word is not None:
+            answer = (
+                self.settings.help_text
+                if word.kind == "help"
+                else ANSWERS.get((word.kind, word.language), ANSWERS.get((word.kind, "en")))
+            )
         body, media_type = self._provider_or_fail().reply(answer)
         return Response(body, media_type=media_type)
 
     async def tracked_link(self, request: Request) -> Response:
         """Count the click and redirect to the link with its UTM parameters."""
-        target = await run_in_threadpool(
-            webhooks.click, self._client(), request.path_params["code"]
-        )
+        target = await self._in_store(webhooks.click, request.path_params["code"])
         if target is None:
             raise NoSuchLink("no such link")
         return RedirectResponse(target, status_code=302)
@@ -91,11 +118,23 @@ class CampaignRoutes:
     async def _verified(self, request: Request, kind: str):
         provider = self._provider_or_fail()
         url = self.settings.public_url + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
         body = await request.body()
         try:
             return getattr(provider, kind)(url, request.headers, body)
         except WebhookRejected as exc:
             raise WebhookSignatureError(str(exc)) from None
+
+    async def _in_store(self, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(client, *args)`` in a thread; 503 with Retry-After if the store is down."""
+        try:
+            return await run_in_threadpool(lambda: work(self._client(), *args))
+        except redis.RedisError:
+            if self._redis is not None:  # the embedded Redis may come back on another port
+                self._redis.close()
+                self._redis = None
+            raise StoreUnavailable(STORE_DOWN) from None
 
     def _provider_or_fail(self) -> Provider:
         if self._provider is None:
@@ -112,5 +151,6 @@ class CampaignRoutes:
             try:
                 self._redis = redis_store.connect(self.settings)
             except RendererError as exc:
-                raise CampaignsUnavailable(str(exc)) from None
+                log.warning("campaign webhooks: %s", exc)
+                raise StoreUnavailable(STORE_DOWN) from None
         return self._redis

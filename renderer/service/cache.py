@@ -42,7 +42,8 @@ class Entry:
     height: int
     render_ms: float
     frames: int = 1
-    notes: str = ""  # what an animation gave up to fit its budget
+    notes: str = ""  # what an animation gave up to fit its budget; characters no font has
+    fit: str = ""  # text drawn smaller or cut: "id=fitted 72px, id=cut 48px" (X-Render-Fit)
 
     def pack(self) -> bytes:
         header = {k: v for k, v in asdict(self).items() if k != "data"}

@@ -252,6 +252,7 @@ async def preview(request: Request) -> Response:
             "X-Render-Ms": str(entry.render_ms),
             "X-Render-Frames": str(entry.frames),
             "X-Render-Notes": entry.notes,
+            "X-Render-Fit": entry.fit,
             "X-Template-Version": template.version,
         },
     )

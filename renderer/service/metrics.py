@@ -39,6 +39,11 @@ IMAGE_BYTES = Histogram(
     buckets=(25e3, 50e3, 100e3, 200e3, 300e3, 400e3, 450e3, 500e3, 550e3, 600e3),
 )
 ERRORS = Counter("mms_errors_total", "Errors by kind", ["kind"])
+MISSING_GLYPHS = Counter(
+    "mms_text_missing_glyphs_total",
+    "Characters of a field's value that no bundled font has, left out of the image",
+    ["template", "field"],
+)
 REDIS_UP = Gauge(
     "mms_redis_up", "1 while Redis answers, 0 while it does not", multiprocess_mode="livemin"
 )

@@ -110,6 +110,12 @@ def draw(job: Job) -> Entry:
     metrics.RENDERS.labels(job.template.name).inc()
     metrics.ENCODES.observe(encoded.encodes)
     metrics.IMAGE_BYTES.observe(len(encoded.data))
+    for name, characters in result.missing.items():
+        metrics.MISSING_GLYPHS.labels(job.template.name, name).inc(len(characters))
+    left_out = [
+        f"{name}: no bundled font has {' '.join(f'U+{ord(c):04X}' for c in characters)}"
+        for name, characters in result.missing.items()
+    ]
     return Entry(
         data=encoded.data,
         media_type=encoded.media_type,
@@ -120,5 +126,10 @@ def draw(job: Job) -> Entry:
         height=encoded.height,
         render_ms=round(result.seconds * 1000, 1),
         frames=encoded.frames,
-        notes="; ".join(encoded.notes),
+        notes="; ".join([*encoded.notes, *left_out]),
+        fit=", ".join(
+            f"{f.id}={'cut' if f.ellipsized else 'fitted'} {f.size:g}px"
+            for f in result.fitted
+            if f.shrunk
+        ),
     )

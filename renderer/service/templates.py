@@ -35,11 +35,22 @@ async def show_template(request: Request) -> JSONResponse:
 
 
 async def upload_template(request: Request) -> JSONResponse:
-    """``POST /v1/templates``: a zip of a template folder (``application/zip``), or its files
-    as multipart form parts; stored only if lint finds no error. The answer is the lint."""
+    """``POST /v1/templates``: a zip of a template folder (``application/zip``), its files as
+    multipart form parts, or a raw design-tool export (``image/svg+xml`` with ``?name=``,
+    ``&force=1`` to replace) given a manifest skeleton; stored only if lint finds no error.
+    The answer is the lint (and, for an export, what it holds)."""
     service: Service = request.app.state.service
     who = authorize(request, service.settings.api_keys)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    found = None
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("image/svg+xml"):  # a raw export: the manifest is a skeleton
+        body = bytes(await read_body(request, MAX_UPLOAD_BYTES, "the upload"))
+        name, force = request.query_params.get("name", ""), "force" in request.query_params
+        exists = name in service.catalog.templates
+        files, found = await service.pool.run(
+            lambda: upload.files_from_svg(body, name, exists, force)
+        )
+    elif content_type.startswith("multipart/form-data"):
         files = upload.files_from_parts(await _parts(request))
     else:
         body = await read_body(request, MAX_UPLOAD_BYTES, "the upload")
@@ -48,6 +59,8 @@ async def upload_template(request: Request) -> JSONResponse:
     name = upload.template_name(files)
     findings = await service.pool.run(lambda: upload.lint_upload(name, files))
     report = lint.report(findings)
+    if found is not None:
+        report["found"] = found.lines()
     if report["errors"]:
         return error_response(
             422,

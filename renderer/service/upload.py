@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from renderer.core import lint
+from renderer.core import importer, lint
 from renderer.core.catalog import NAME
 from renderer.core.errors import RendererError
 from renderer.core.isolation import lint_isolated
@@ -91,6 +91,20 @@ def files_from_parts(parts: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
         if len(files) > MAX_TEMPLATE_FILES:
             raise UnsafeUpload(f"over {MAX_TEMPLATE_FILES} files")
     return files
+
+
+def files_from_svg(
+    data: bytes, name: str, exists: bool, force: bool
+) -> tuple[dict[str, bytes], importer.Found]:
+    """A raw design-tool export (``mms-renderer import`` over HTTP): the SVG as it is and a
+    manifest skeleton, as a template's files; a name in use is refused unless ``force``."""
+    if not NAME.fullmatch(name):
+        raise UnsafeUpload("?name= is the template's name: lowercase letters, digits, - or _")
+    if exists and not force:
+        raise importer.TemplateExists(f"a template named {name!r} exists; add &force=1")
+    found = importer.inspect(data)
+    manifest = importer.manifest(name, found).encode()
+    return {"template.svg": data, MANIFEST_FILE: manifest}, found
 
 
 def template_name(files: dict[str, bytes]) -> str:

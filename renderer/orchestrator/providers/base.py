@@ -3,7 +3,8 @@
 The worker sends and, after a crash, looks a message up; the webhooks verify and read what
 the provider posts back (delivery receipts, replies) and answer a reply. Nothing outside
 ``providers/`` knows a provider's wire format, status names or error codes: they arrive here
-as ``Accepted``, ``StatusUpdate``, ``Inbound`` and the exceptions below.
+as ``Accepted``, ``StatusUpdate``, ``Inbound`` and the exceptions below, and ``classify``
+says what an error code means for the campaign.
 """
 
 from collections.abc import Mapping
@@ -13,29 +14,37 @@ from typing import Literal, Protocol
 
 # Our lifecycle after the provider accepted a message (ledger.py); receipts move it forward.
 DeliveryState = Literal["sent", "delivered", "failed"]
-# What an error code means for the campaign: the whole account is wrong (stop and say so),
-# this recipient cannot be reached (fail them), or try again later.
-ErrorClass = Literal["account", "recipient", "transient"]
+# What an error code means for the campaign (``Provider.classify``):
+#   account    the account or the setup is wrong (credentials, sender, media URLs): pause the
+#              whole campaign, say why, leave every recipient pending
+#   recipient  this recipient cannot be reached (invalid number, landline, carrier filtering,
+#              media the handset refused): fail them, with the code
+#   opted_out  this recipient opted out at the provider: fail them and suppress the number
+#   transient  rate limited, the provider's own trouble, unreachable: try again, backing off
+ErrorClass = Literal["account", "recipient", "opted_out", "transient"]
 
 
 class ProviderError(Exception):
     """Base of what a provider call can end in, other than success."""
 
 
-class PermanentFailure(ProviderError):
-    """The provider refused this message for good, with its error code."""
+class Refused(ProviderError):
+    """The provider answered, and did not accept the message: its error ``code`` (or the
+    HTTP status when it gave none), its message, and how long it asked us to wait."""
 
-    def __init__(self, code: str, message: str):
-        self.code, self.message = code, message
+    def __init__(self, code: str, message: str, retry_after: float | None = None):
+        self.code, self.message, self.retry_after = code, message, retry_after
         super().__init__(f"{code}: {message}")
 
 
+class Unreachable(ProviderError):
+    """The request never reached the provider (connection refused, no route, connect
+    timeout): nothing was sent, so trying again is safe."""
+
+
 class Ambiguous(ProviderError):
-    """The request may or may not have been accepted."""
-
-
-class ProviderBusy(ProviderError):
-    """Still rate-limited or failing after every retry: nothing was sent; try again later."""
+    """The request may or may not have been accepted (the connection dropped after it was
+    sent): the worker looks the message up rather than sending it again."""
 
 
 class WebhookRejected(ProviderError):
@@ -74,7 +83,8 @@ class Provider(Protocol):
         media_url: str | None,
         status_callback: str,
     ) -> Accepted:
-        """Create one message; PermanentFailure, Ambiguous or ProviderBusy if not."""
+        """Create one message, in one attempt (the worker retries, through the gate);
+        Refused, Unreachable or Ambiguous if it was not created."""
 
     def find(self, to: str, sender: str | None, since: datetime, body: str) -> str | None:
         """The id of a message already created for ``to`` with ``body`` since ``since``."""
@@ -90,6 +100,7 @@ class Provider(Protocol):
         media type."""
 
     def classify(self, code: str) -> ErrorClass:
-        """What one of the provider's error codes means for the campaign."""
+        """What one of the provider's error codes (from ``Refused`` or a delivery receipt)
+        means for the campaign."""
 
     def close(self) -> None: ...

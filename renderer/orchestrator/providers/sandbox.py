@@ -4,7 +4,9 @@
 form fields), fetches each MediaUrl like a carrier (Content-Type must be an image; media over
 600 KB fails with 30019), keeps an outbox a person can browse at ``/``, and posts status
 callbacks (queued -> sent -> delivered, or failed) signed with X-Twilio-Signature. It can
-fail a share of messages, and answer 429 to a share of requests (a "storm").
+fail a share of messages, answer 429 to a share of requests (a "storm"), and, with ``chaos``,
+post each message's callbacks in a random order, one of them twice, and half of the time
+before the create call has answered, as a real provider sometimes does.
 
 ``SandboxProvider`` is the client: Twilio's, pointed at the sandbox (RENDERER_PROVIDER=sandbox
 sets the sandbox's address and credentials as defaults).
@@ -59,9 +61,10 @@ def create_sandbox(
     failure_rate: float = 0.0,
     storm_rate: float = 0.0,
     seed: int | None = None,
+    chaos: bool = False,
 ) -> Starlette:
     """The sandbox as an ASGI app (``mms-renderer sandbox-provider`` serves it)."""
-    sandbox = Sandbox(account_sid, auth_token, failure_rate, storm_rate, seed)
+    sandbox = Sandbox(account_sid, auth_token, failure_rate, storm_rate, seed, chaos)
     base = f"/2010-04-01/Accounts/{account_sid}/Messages"
     return Starlette(
         routes=[
@@ -83,8 +86,9 @@ class Sandbox:
         failure_rate: float,
         storm_rate: float,
         seed: int | None,
+        chaos: bool = False,
     ):
-        self.account_sid = account_sid
+        self.account_sid, self.chaos = account_sid, chaos
         self.failure_rate, self.storm_rate = failure_rate, storm_rate
         self.outbox: list[Message] = []
         self.rng = random.Random(seed)
@@ -112,6 +116,9 @@ class Sandbox:
             received_at=time.time(),
         )
         self.outbox.append(message)
+        if self.chaos and self.rng.random() < 0.5:
+            await self.deliver(message)  # every callback before the create call answers
+            return JSONResponse(_resource(message, self.account_sid), status_code=201)
         task = asyncio.create_task(self.deliver(message))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -136,18 +143,24 @@ class Sandbox:
                 and self.rng.random() < self.failure_rate
             ):
                 message.error_code = "30003"  # unreachable destination handset
-            steps = ["sent", "failed" if message.error_code else "delivered"]
+            final = "failed" if message.error_code else "delivered"
+            steps = ["sent", final]
+            if self.chaos:
+                steps = ["queued", *steps, self.rng.choice(steps)]
+                self.rng.shuffle(steps)
             for status in steps:
-                message.status = status
+                if not self.chaos:
+                    message.status = status
                 message.events.append(status)
-                await self.callback(client, message)
+                await self.callback(client, message, status)
+            message.status = final
 
-    async def callback(self, client: httpx.AsyncClient, message: Message) -> None:
+    async def callback(self, client: httpx.AsyncClient, message: Message, status: str) -> None:
         if not message.status_callback:
             return
         params = {
             "MessageSid": message.sid,
-            "MessageStatus": message.status,
+            "MessageStatus": status,
             "AccountSid": self.account_sid,
             "To": message.to,
             "From": message.sender,

@@ -1,14 +1,14 @@
 """Twilio's Messages API (and any provider that speaks it), as a ``Provider``.
 
-429 and 5xx are retried with exponential backoff and full jitter (and, past the last retry,
-the send waits and is tried again later: nothing was sent); another 4xx is a permanent
-failure with the provider's error code. A transport error after the request may have reached
-the provider is not retried: it is ambiguous, and the worker looks the message up instead.
-Webhooks are verified with Twilio's published algorithm (its RequestValidator).
+A send is one request: the worker retries, through the compliance gate, so that a STOP that
+arrives between two tries is honoured. An error answer is ``Refused`` with Twilio's error code
+(or the HTTP status when the body has none), and ``classify`` says what the code means (the
+table below, from Twilio's error dictionary). A connection that never reached Twilio is
+``Unreachable`` (safe to retry); one that broke after the request was sent is ``Ambiguous``
+(the worker looks the message up instead). Webhooks are verified with Twilio's published
+algorithm (its RequestValidator), over the full URL Twilio called, query string included.
 """
 
-import random
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import parse_qsl
@@ -22,9 +22,9 @@ from renderer.orchestrator.providers.base import (
     Ambiguous,
     ErrorClass,
     Inbound,
-    PermanentFailure,
-    ProviderBusy,
+    Refused,
     StatusUpdate,
+    Unreachable,
     WebhookRejected,
 )
 
@@ -37,7 +37,21 @@ STATES = {
     "undelivered": "failed",
     "failed": "failed",
 }
-ACCOUNT_ERRORS = {"20003", "20005", "20008", "21606", "21608", "21212", "21659", "30002"}
+# Error codes that mean the account or the setup is wrong: nothing will go out until a person
+# fixes it. Authentication (20003, HTTP 401/403), an inactive or suspended account (20005,
+# 30002), a wrong account SID or base URL (20404, HTTP 404), a sender the account cannot use
+# (21212, 21603, 21606, 21659, 21660), media URLs Twilio cannot use (21620), a messaging
+# service that is wrong (21701-21712), unregistered or unverified senders (30032, 30034), and
+# a base URL that is not http(s) at all ("config").
+ACCOUNT_ERRORS = {
+    "20003", "20005", "20008", "20404", "21212", "21603", "21606", "21620", "21659", "21660",
+    "21701", "21702", "21703", "21704", "21705", "21706", "21707", "21708", "21709", "21710",
+    "21711", "21712", "30002", "30032", "30034", "401", "403", "404", "config",
+}  # fmt: skip
+# Rate limits (20429, 14107, the queue 30001, 10DLC throughput 30022) and Twilio's own trouble
+# (20500, 20503, HTTP 5xx): try again later.
+TRANSIENT_ERRORS = {"20429", "429", "14107", "20500", "20503", "30001", "30022"}
+OPTED_OUT = "21610"  # the recipient replied STOP to this sender at Twilio
 
 
 class TwilioProvider:
@@ -48,14 +62,12 @@ class TwilioProvider:
         account_sid: str,
         auth_token: str,
         base_url: str = DEFAULT_BASE_URL,
-        attempts: int = 8,
-        backoff: float = 0.2,
     ):
         self.account_sid = account_sid
         self.messages = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages"
         self.client = httpx.Client(auth=(account_sid, auth_token), timeout=30)
         self.validator = RequestValidator(auth_token)
-        self.attempts, self.backoff = attempts, backoff
+        self.base_url = base_url
 
     def send(
         self,
@@ -70,24 +82,24 @@ class TwilioProvider:
         form.update({"From": sender} if sender else {"MessagingServiceSid": service})
         if media_url:
             form["MediaUrl"] = media_url
-        for attempt in range(self.attempts):
-            try:
-                response = self.client.post(f"{self.messages}.json", data=form)
-            except httpx.ConnectError:  # never reached the provider: safe to retry
-                response = None
-            except httpx.TransportError as exc:
-                raise Ambiguous(f"{type(exc).__name__} after sending the request") from None
-            if response is not None and response.status_code < 300:
-                data = response.json()
-                return Accepted(data["sid"], data.get("status", "queued"))
-            if response is not None and response.status_code != 429 and response.status_code < 500:
-                data = _json(response)
-                raise PermanentFailure(
-                    str(data.get("code", response.status_code)),
-                    str(data.get("message", response.text[:200])),
-                )
-            time.sleep(random.uniform(0, self.backoff * 2**attempt))
-        raise ProviderBusy(f"still busy after {self.attempts} tries")
+        try:
+            response = self.client.post(f"{self.messages}.json", data=form)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            why = str(exc) or type(exc).__name__
+            raise Unreachable(f"cannot reach {self.base_url}: {why}") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise Refused("config", f"the provider's base URL {self.base_url!r}: {exc}") from None
+        except httpx.TransportError as exc:
+            raise Ambiguous(f"{type(exc).__name__} after sending the request") from None
+        if response.status_code < 300:
+            data = response.json()
+            return Accepted(data["sid"], data.get("status", "queued"))
+        data = _json(response)
+        raise Refused(
+            str(data.get("code") or response.status_code),
+            str(data.get("message") or response.reason_phrase or response.text[:200]),
+            _seconds(response.headers.get("retry-after")),
+        )
 
     def find(self, to: str, sender: str | None, since: datetime, body: str) -> str | None:
         """The sid of a message already created for this recipient with this body, if any."""
@@ -120,11 +132,11 @@ class TwilioProvider:
         return document.encode(), "application/xml"
 
     def classify(self, code: str) -> ErrorClass:
-        if code in ACCOUNT_ERRORS or code in ("401", "403"):
+        if code in ACCOUNT_ERRORS:
             return "account"
-        if code == "429" or (code.startswith("5") and len(code) == 3):
+        if code in TRANSIENT_ERRORS or (code.startswith("5") and len(code) == 3):
             return "transient"
-        return "recipient"
+        return "opted_out" if code == OPTED_OUT else "recipient"
 
     def close(self) -> None:
         self.client.close()
@@ -143,3 +155,11 @@ def _json(response: httpx.Response) -> dict:
         return data if isinstance(data, dict) else {}
     except ValueError:
         return {}
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is rare from APIs: ignored)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
