@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from renderer.core import lint
 from renderer.core.catalog import Template
+from renderer.core.errors import UnknownTemplate
 from renderer.core.limits import MAX_TEMPLATE_FILES
 from renderer.service import upload
 from renderer.service.http import BadRequest, authorize, error_response, limited, read_body
@@ -100,8 +101,8 @@ async def delete_template(request: Request) -> Response:
     authorize(request, service.settings.api_keys)
     name = request.path_params["name"]
     service.catalog.get(name)  # 404 for a name it does not serve
-    if not await service.store.delete(name):
-        service.catalog.get(name)  # deleted meanwhile by someone else: 404 now
+    if not await service.store.delete(name):  # deleted meanwhile, by another process
+        raise UnknownTemplate(f"no template named {name!r}")
     return Response(status_code=204)
 
 
