@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import (
     audience_memory,
+    hostile,
     http_load,
     inprocess,
     machine,
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     results["text_engine"] = text_engine.run(catalog, size["renders"])
     results["palettes"] = palettes.palettes(catalog, args.quick)
     results["audience"] = audience_memory.run(size["audience_rows"])
+    results["hostile"] = hostile.run(catalog.get("flash_sale"))
 
     paths = report.write(
         results, args.out, f"{now:%Y-%m-%d-%H%M}" + ("-quick" if args.quick else "")

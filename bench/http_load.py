@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.stats import summary
+from renderer import embedded
 from renderer.service.signing import sign_url
 from renderer.settings import DEV_SIGNING_KEYS
 
@@ -36,12 +38,15 @@ def free_port() -> int:
 
 
 class Process:
-    """A server process on a free port, stopped on exit."""
+    """A server process on a free port, stopped on exit, with a data folder of its own (the
+    service keeps its template store in an embedded Redis there), removed with it."""
 
     def __init__(self, command: list[str], env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.data = Path(tempfile.mkdtemp(prefix="bench-data-"))
         environment = {k: v for k, v in os.environ.items() if not k.startswith("RENDERER_")}
+        environment["RENDERER_DATA_DIR"] = str(self.data)
         self.process = subprocess.Popen(
             [part.replace("{port}", str(self.port)) for part in command],
             cwd=ROOT,
@@ -62,6 +67,8 @@ class Process:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=15)
+        embedded.stop(self.data)
+        shutil.rmtree(self.data, ignore_errors=True)
 
     def __enter__(self) -> "Process":
         return self

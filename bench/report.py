@@ -139,6 +139,24 @@ def markdown(results: dict, plots: list[str]) -> str:
         lines += text_engine.markdown(results["text_engine"])
     if results.get("palettes"):
         lines += palettes.report(results["palettes"])
+    hostile = results.get("hostile")
+    if hostile:
+        lines += [
+            "",
+            f"## 11. Hostile templates: the worst draw the guard lets through "
+            f"(cost limit {hostile['limit']:,})",
+            "",
+            f"Baseline: a flash_sale render (fill, draw, encode), {hostile['baseline_ms']:.0f} ms",
+            "",
+            "| kind | cost | draw ms | µs per unit | x baseline | far over the limit: refused in |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {row['kind']} | {row['cost']:,} | {row['draw_ms']:.0f} | "
+                f"{row['us_per_unit']:.0f} | {row['over_baseline']:.0f}x | "
+                f"{row['refused_ms']:.1f} ms ({row['refused']}) |"
+                for row in hostile["kinds"]
+            ),
+        ]
     lines += ["", *(f"![{name}]({name})" for name in plots), ""]
     return "\n".join(lines)
 

@@ -11,9 +11,7 @@ processes started together never launch two.
 
 import contextlib
 import fcntl
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -52,9 +50,15 @@ def find(folder: Path) -> str | None:
 
 def stop(folder: Path) -> None:
     """Stop ``folder``'s embedded Redis, if one runs (tests, and operators moving to a real
-    Redis)."""
-    with contextlib.suppress(OSError, ValueError):
-        os.kill(int((folder / PID_FILE).read_text()), signal.SIGTERM)
+    Redis). It is asked to shut down over a connection, once it has said its data folder is
+    ``folder``: never by the process id on file, which may belong to another process by now
+    (ids are reused, quickly on a busy machine)."""
+    where = find(folder)
+    if where is not None:
+        with contextlib.suppress(redis.RedisError):
+            client = redis.Redis.from_url(where, socket_connect_timeout=0.5, socket_timeout=10)
+            if client.config_get("dir").get("dir") == str(folder.resolve()):
+                client.shutdown()
     for name in (URL_FILE, PID_FILE):
         with contextlib.suppress(OSError):
             (folder / name).unlink()

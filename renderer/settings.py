@@ -83,6 +83,7 @@ class ServiceSettings:
     render_timeout: float  # seconds from arrival to a finished render, else 503
     live_max_age: int  # Cache-Control max-age of images that show live values
     metrics_dir: str | None  # PROMETHEUS_MULTIPROC_DIR: several workers share their metrics
+    data_dir: Path  # without redis_url: the embedded Redis that holds the template store
 
     @property
     def development_keys(self) -> bool:
@@ -110,6 +111,7 @@ class ServiceSettings:
             render_timeout=read.number("RENDER_TIMEOUT", "15", kind=float, low=0.001),
             live_max_age=read.number("LIVE_MAX_AGE", "60", low=0),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            data_dir=data_dir(env),
         )
         if settings.development_keys and not _is_loopback(host):
             raise RendererError(

@@ -117,7 +117,7 @@ SVG = (
         (
             (400, 400),
             'kind = "loop"\ndurations = [' + ", ".join(["100"] * 121) + "]",
-            "121 frames; at most 120",
+            "frames must be a whole number from 1 to 120; got 121",
         ),
         (
             (1080, 1080),
@@ -126,7 +126,7 @@ SVG = (
         ),
         ((400, 400), 'kind = "spin"', 'kind must be "countdown" or "loop"'),
         ((400, 400), 'kind = "countdown"\nends_at = "first_name"', "must name a datetime field"),
-        ((400, 400), 'kind = "loop"\ndurations = [5]', "20 ms or more"),
+        ((400, 400), 'kind = "loop"\ndurations = [5]', "from 20 to 60,000; got 5"),
     ],
 )
 def test_animation_limits_are_enforced_at_load(make_template, size, animation, message):

@@ -36,6 +36,9 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert row["ours"]["bytes"] <= row["budget_kb"] * 1000
     summary = next(tmp_path.glob("*.md")).read_text()
     assert results["countdown_gif"]["frames"] == 60 and results["countdown_gif"]["kb"] <= 500
+    assert {row["kind"] for row in results["hostile"]["kinds"]} >= {"markers", "text"}
+    assert all(row["cost"] <= results["hostile"]["limit"] for row in results["hostile"]["kinds"])
+    assert "not refused" not in {row["refused"] for row in results["hostile"]["kinds"]}
     engine = results["text_engine"]
     assert {row["template"] for row in engine["templates"]} >= {"flash_sale", "loyalty_badge"}
     assert all(row["engine"]["p50_ms"] > 0 for row in engine["templates"])
@@ -51,6 +54,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         "## 8.",
         "## 9.",
         "## 10.",
+        "## 11.",
     ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1

@@ -202,11 +202,14 @@ def test_wrong_method_is_a_json_405(server):
 
 
 def test_healthz_and_templates(server):
-    assert httpx.get(f"{server.url}/healthz").json() == {
+    health = httpx.get(f"{server.url}/healthz").json()
+    assert {k: health[k] for k in ("status", "templates", "redis", "store")} == {
         "status": "ok",
         "templates": 7,
-        "redis": None,
+        "redis": None,  # no RENDERER_REDIS_URL: no shared cache
+        "store": True,  # ... but the template store, in the data folder's embedded Redis
     }
+    assert health["pid"] == server.process.pid and len(health["versions"]) == 7
     listing = httpx.get(f"{server.url}/v1/templates").json()
     assert [t["name"] for t in listing["templates"]][:2] == ["countdown_gif", "flash_sale"]
     detail = httpx.get(f"{server.url}/v1/templates/low_stock").json()

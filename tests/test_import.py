@@ -144,4 +144,5 @@ def test_post_a_raw_export_to_the_api(start_server, tmp_path):
     assert "Traceback" not in bad.text
     unnamed = httpx.post(url, content=FIGMA, headers=headers)
     assert unnamed.status_code == 400 and "?name=" in unnamed.json()["error"]["message"]
-    assert sorted(p.name for p in folder.iterdir()) == ["spring"]
+    listed = [t["name"] for t in httpx.get(url).json()["templates"]]
+    assert listed == ["spring"] and list(folder.iterdir()) == [], "stored, not in the folder"

@@ -102,7 +102,7 @@ def test_studio_gallery_preview_lint_and_signed_url(server, page):
 
     page.fill("input[name=first_name]", "Zoë Quartermaine")
     page.wait_for_function(
-        "document.querySelector('#preview').dataset.values.includes('Quartermaine')"
+        "() => document.querySelector('#preview').dataset.values.includes('Quartermaine')"
     )
     shown = page.get_attribute("#preview", "data-sha256")
     assert shown != first, "the preview changed"
@@ -123,10 +123,10 @@ def test_studio_gallery_preview_lint_and_signed_url(server, page):
 
     page.click("#extreme")
     page.wait_for_function(
-        "document.querySelector('#preview').dataset.values.includes('Featherstonehaugh')"
+        "() => document.querySelector('#preview').dataset.values.includes('Featherstonehaugh')"
     )
     page.click("#copy-url")
-    page.wait_for_function("document.querySelector('#signed-url').value.startsWith('http')")
+    page.wait_for_function("() => document.querySelector('#signed-url').value.startsWith('http')")
     url = page.input_value("#signed-url")
     assert url.startswith(f"{server.url}/i/flash_sale.jpg?")
     assert httpx.get(url).status_code == 200
@@ -159,7 +159,7 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     page.set_input_files("#upload-file", str(good))
     page.click("#upload button")
     page.wait_for_selector(".card[data-template=fine]")
-    assert (folder / "fine" / "manifest.toml").exists()
+    assert httpx.get(f"{server.url}/v1/templates/fine").status_code == 200, "stored"
 
     heavy = template_files("heavy")
     heavy["template.svg"] = heavy["template.svg"].replace(
@@ -185,7 +185,7 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     assert sum("text-area" in line for line in lines) == 1
     wide = page.locator("#boxes .box").first.bounding_box()["width"]
     page.set_viewport_size({"width": 390, "height": 844})  # the outlines follow the image
-    page.wait_for_function(f"document.querySelector('#boxes .box').offsetWidth < {wide} - 1")
+    page.wait_for_function(f"() => document.querySelector('#boxes .box').offsetWidth < {wide} - 1")
     image = page.locator("#preview").bounding_box()
     box = page.locator("#boxes .box").first.bounding_box()
     assert image["x"] <= box["x"] and box["x"] + box["width"] <= image["x"] + image["width"] + 1
@@ -201,7 +201,7 @@ def test_studio_layout_on_a_phone_and_a_desktop(server, browser, viewport, reque
     page.fill("#api-key", API_KEY)
     page.click(".card[data-template=low_stock]")
     page.wait_for_selector("#preview[data-sha256]")
-    page.wait_for_function("document.querySelector('#preview').complete")
+    page.wait_for_function("() => document.querySelector('#preview').complete")
     page.wait_for_selector("#findings li")
     assert no_overflow(page), "nothing spills off to the right"
     preview = page.locator("#preview").bounding_box()
@@ -240,11 +240,13 @@ def test_studio_form_states_key_prompt_enter_and_pickers(server, page):
     assert page.is_hidden("#key-prompt")
     page.fill("input[name=first_name]", "Maria")
     page.press("input[name=first_name]", "Enter")
-    page.wait_for_function("document.querySelector('#preview').dataset.values.includes('Maria')")
+    page.wait_for_function(
+        "() => document.querySelector('#preview').dataset.values.includes('Maria')"
+    )
     assert "?" not in page.url and page.input_value("input[name=first_name]") == "Maria"
     assert "rendered in" in page.inner_text("#stats")
     page.press("input[name=first_name]", "Enter")  # the same values again: a cache hit
-    page.wait_for_function("document.querySelector('#stats').innerText.includes('cached (')")
+    page.wait_for_function("() => document.querySelector('#stats').innerText.includes('cached (')")
     assert "rendered in" not in page.inner_text("#stats")
     page.reload()  # the key is kept for this tab
     page.wait_for_selector("#preview[data-sha256]")
@@ -265,11 +267,11 @@ def test_studio_live_fields_errors_and_last_request_wins(server, page):
     assert page.locator(".field[data-field=price] .required").count() == 0
 
     page.click("#copy-url")  # as loaded: works
-    page.wait_for_function("document.querySelector('#signed-url').value.startsWith('http')")
+    page.wait_for_function("() => document.querySelector('#signed-url').value.startsWith('http')")
     assert httpx.get(page.input_value("#signed-url")).status_code == 200
     page.fill("input[name=stock]", "47")
     page.click("#copy-url")  # a live field in a URL: an error, shown as one
-    page.wait_for_function("document.querySelector('#url-message').innerText !== ''")
+    page.wait_for_function("() => document.querySelector('#url-message').innerText !== ''")
     assert page.input_value("#signed-url") == ""
     assert page.inner_text("#url-message").startswith("stock ")
     assert "live" in page.inner_text(".field[data-field=stock] .field-error")
@@ -286,13 +288,17 @@ def test_studio_live_fields_errors_and_last_request_wins(server, page):
     assert float(opacity) < 1, "the old image is dimmed"
     page.screenshot(path=str(ARTIFACTS / "studio-field-error.png"))
     page.fill("input[name=price]", "12.00")
-    page.wait_for_function("!document.querySelector('.field.invalid')")
-    page.wait_for_function("document.querySelector('#preview').dataset.values.includes('12.00')")
+    page.wait_for_function("() => !document.querySelector('.field.invalid')")
+    page.wait_for_function(
+        "() => document.querySelector('#preview').dataset.values.includes('12.00')"
+    )
 
     page.select_option("#format", "png")  # and, mid-render, gif: the last request wins
     page.select_option("#format", "gif")
-    page.wait_for_function("document.querySelector('#preview').dataset.format === 'gif'")
-    page.wait_for_function("!document.querySelector('#stage-column').classList.contains('busy')")
+    page.wait_for_function("() => document.querySelector('#preview').dataset.format === 'gif'")
+    page.wait_for_function(
+        "() => !document.querySelector('#stage-column').classList.contains('busy')"
+    )
     assert page.input_value("#format") == "gif" and " gif " in page.inner_text("#stats")
     values = json.loads(page.get_attribute("#preview", "data-values"))
     direct = httpx.post(
@@ -330,10 +336,10 @@ def test_studio_audience_preview_flags_each_row_and_opens_it(server, browser, re
     csv = tmp_path / "audience.csv"
     csv.write_text(AUDIENCE)
     page.set_input_files("#audience-file", str(csv))
-    page.wait_for_function("document.querySelector('#audience-csv').value.includes('Smith')")
+    page.wait_for_function("() => document.querySelector('#audience-csv').value.includes('Smith')")
     page.click("#audience button[type=submit]")
     page.wait_for_function(
-        "document.querySelectorAll('.audience-cell[data-done]').length === 4", timeout=120_000
+        "() => document.querySelectorAll('.audience-cell[data-done]').length === 4", timeout=120_000
     )
     assert no_overflow(page)
     rows = [
@@ -371,7 +377,7 @@ def test_studio_audience_preview_flags_each_row_and_opens_it(server, browser, re
 
     page.click(".audience-cell[data-row='2']")  # opens the row in the editor
     page.wait_for_function(
-        "document.querySelector('#preview').dataset.values.includes('Featherstonehaugh')"
+        "() => document.querySelector('#preview').dataset.values.includes('Featherstonehaugh')"
     )
     assert page.input_value("input[name=code]") == "WWWWWWWWWWWWWWWW"
     page.click(".audience-cell[data-row='3']")  # a field error lands on the field
@@ -403,7 +409,9 @@ def test_studio_accessibility_labels_keyboard_and_axe(server, browser, request):
     page.wait_for_selector("#findings li")
     page.fill("#audience-csv", "product_name,price\nEthiopia,12\nKenya,abc")
     page.click("#audience button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('.audience-cell[data-done]').length === 2")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.audience-cell[data-done]').length === 2"
+    )
     assert axe_violations(page) == {}, "the editor and an audience grid"
 
     # every control is reached with Tab alone, in an order that starts at the top
@@ -419,5 +427,7 @@ def test_studio_accessibility_labels_keyboard_and_axe(server, browser, request):
     assert set(controls) <= set(reached), "every control is keyboard reachable"
     page.focus(".audience-cell[data-row='1']")
     page.keyboard.press("Enter")  # and works from the keyboard
-    page.wait_for_function("document.querySelector('#preview').dataset.values.includes('Ethiopia')")
+    page.wait_for_function(
+        "() => document.querySelector('#preview').dataset.values.includes('Ethiopia')"
+    )
     finish(page, "studio-accessibility.png", expected_status=[400])

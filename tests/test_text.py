@@ -26,7 +26,7 @@ def setting(body: str, w: int = 800, h: int = 200) -> tuple[str, list[text.Fitte
 
 def pixels(body: str, w: int = 800, h: int = 200) -> Image.Image:
     svg, _ = setting(WHITE.format(w=w, h=h) + body, w, h)
-    return rasterize(svg.encode(), Fetcher("/nonexistent", {}), w, h).convert("RGB")
+    return rasterize(svg.encode(), Fetcher({}), w, h).convert("RGB")
 
 
 def test_kerning_av_is_narrower_than_its_advances():

@@ -213,7 +213,7 @@ def test_the_cli_svg_is_plain_svg_that_draws_the_same(cli_render):
 
     svg, image = cli_render
     assert "urn:mms-renderer:text" not in svg
-    plain = rasterize(svg.encode(), Fetcher("/nonexistent", {}), WIDTH, HEIGHT).convert("RGB")
+    plain = rasterize(svg.encode(), Fetcher({}), WIDTH, HEIGHT).convert("RGB")
     for index, key in enumerate(CORPUS):
         row = (0, ROW * index, WIDTH, ROW * (index + 1))
         theirs, ours = ink(plain.crop(row)), ink(image.crop(row))

@@ -65,7 +65,9 @@ def test_upload_lint_store_render_replace_delete(uploads):
     assert response.status_code == 201, response.text
     first = response.json()
     assert first["template"] == "promo" and first["lint"]["errors"] == 0
-    assert (folder / "promo" / "template.svg").exists()
+    shown = httpx.get(f"{server.url}/v1/templates/promo").json()
+    assert shown["version"] == first["version"]
+    assert sorted(p.name for p in folder.iterdir()) == ["flash_sale"], "stored, not in the folder"
     url = sign_url(
         server.url, "promo", "png", {"first_name": "Ana"}, kid=NEW[0], secret=NEW[1], at=AT
     )
@@ -79,7 +81,7 @@ def test_upload_lint_store_render_replace_delete(uploads):
     assert black.headers["etag"] != white.headers["etag"]
 
     assert httpx.delete(f"{server.url}/v1/templates/promo", headers=AUTH).status_code == 204
-    assert not (folder / "promo").exists()
+    assert httpx.get(f"{server.url}/v1/templates/promo").status_code == 404
     assert httpx.get(url).status_code == 404
     assert httpx.delete(f"{server.url}/v1/templates/promo", headers=AUTH).status_code == 404
 
@@ -91,11 +93,12 @@ def test_multipart_upload(uploads):
     assert response.status_code == 201, response.text
 
 
-def assert_nothing_written(folder, tmp_path):
+def assert_nothing_written(server, folder, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["flash_sale"]
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "templates") == ["server0.log"], (
-        "nothing outside the templates folder"
-    )
+    expected = {"templates", "server0.log", server.data_dir.name}
+    assert {p.name for p in tmp_path.iterdir()} == expected, "nothing but the data folder"
+    listed = httpx.get(f"{server.url}/v1/templates").json()["templates"]
+    assert [t["name"] for t in listed] == ["flash_sale"], "nothing stored"
 
 
 @pytest.mark.parametrize(
@@ -123,7 +126,7 @@ def test_unsafe_zips_are_refused(uploads, tmp_path, make_zip, message):
     response = post(server, make_zip())
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]["message"]
-    assert_nothing_written(folder, tmp_path)
+    assert_nothing_written(server, folder, tmp_path)
 
 
 def test_a_1_gb_zip_bomb_is_refused(uploads, tmp_path):
@@ -138,7 +141,7 @@ def test_a_1_gb_zip_bomb_is_refused(uploads, tmp_path):
     assert len(buffer.getvalue()) < 5_000_000
     response = post(server, buffer.getvalue())
     assert response.status_code == 400 and "unpacks to over" in response.text
-    assert_nothing_written(folder, tmp_path)
+    assert_nothing_written(server, folder, tmp_path)
 
 
 def test_a_template_with_lint_errors_is_not_stored(uploads, tmp_path):
@@ -152,7 +155,7 @@ def test_a_template_with_lint_errors_is_not_stored(uploads, tmp_path):
     error = response.json()["error"]
     assert error["code"] == "lint_failed"
     assert error["lint"]["findings"][0]["rule"] == "external-reference"
-    assert_nothing_written(folder, tmp_path)
+    assert_nothing_written(server, folder, tmp_path)
 
 
 def test_upload_needs_the_api_key(uploads):

@@ -2,15 +2,16 @@
 
 A template is ``template.svg`` (Jinja2 in text and attributes), ``manifest.toml`` and its
 assets. Loading reads every file once into memory, so the version (a hash of all files) is
-exactly what renders, and the rasterizer never touches the disk. A broken template is
-reported with its file and line; the others still load.
+exactly what renders, and the rasterizer never touches the disk: a template is built from
+its files (``build_template``), whether they come from a folder or from the service's
+template store. A broken template is reported with its file and line, whatever went wrong
+in it; the others still load.
 """
 
 import hashlib
 import io
 import logging
 import re
-import shutil
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,11 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateError as JinjaError
 from jinja2 import TemplateSyntaxError, nodes
 from PIL import Image
 
-from renderer.core import compose, fields, guard, limits, live, text
+from renderer.core import compose, fields, guard, limits, live, sandbox, text
 from renderer.core.encode import QualityPredictor
 from renderer.core.errors import (
     FieldErrors,
@@ -32,7 +32,6 @@ from renderer.core.errors import (
     UnknownTemplate,
     line_of,
 )
-from renderer.core.filters import environment
 from renderer.core.jpeg import StaticRows
 from renderer.core.layers import Layers, analyse
 from renderer.core.manifest import MANIFEST_FILE, Animation, parse_manifest
@@ -41,7 +40,7 @@ from renderer.core.raster import Fetcher
 log = logging.getLogger(__name__)
 
 SVG_FILE = "template.svg"
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # fullmatch: a trailing newline is no name
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 
@@ -58,6 +57,7 @@ class Template:
     version: str
     source: str
     files: dict[str, bytes] = field(repr=False)
+    assets: dict[str, int] = field(repr=False)  # every file -> what drawing it as an image costs
     jinja: Any = field(repr=False)
     fetcher: Fetcher = field(repr=False)
     uses_clock: bool = False  # shows something computed from "now" (a countdown)
@@ -87,20 +87,19 @@ class Template:
         """The SVG text with the values put in (escaped); TemplateError with the line if not.
         ``frame`` is the frame of an animation (0 for a still)."""
         try:
-            return self.jinja.render(**values, now=now, frame=frame)
-        except (JinjaError, ValueError, TypeError, ArithmeticError) as exc:
+            return sandbox.fill(self.jinja, {**values, "now": now, "frame": frame})
+        except TemplateError as exc:
+            raise TemplateError(exc.message, self.name, SVG_FILE, _template_line(exc)) from None
+        except Exception as exc:  # the template's own code failed: its fault, never ours
             raise TemplateError(str(exc), self.name, SVG_FILE, _template_line(exc)) from None
 
     def parse(self, svg: str) -> Any:
         """The checked element tree of a filled SVG; errors point at the template's line."""
         try:
-            return guard.parse(svg, self.has_file)
+            return guard.parse(svg, self.assets)
         except TemplateError as exc:
             line = exc.line or line_of(self.source, _quoted(exc.message))
             raise TemplateError(exc.message, self.name, SVG_FILE, line) from None
-
-    def has_file(self, path: str) -> bool:
-        return path in self.files
 
     def summary(self) -> dict[str, Any]:
         """The template as the CLI and the API list it."""
@@ -142,7 +141,8 @@ class Template:
 
 
 class Catalog:
-    """Every template of one folder; ``errors`` holds the ones that did not load."""
+    """Templates by name; ``errors`` holds the ones that did not load. Built from a folder
+    (the CLI, and the service's seed), then kept up to date by the service's store."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -156,22 +156,24 @@ class Catalog:
             if not (path / MANIFEST_FILE).exists() and not (path / SVG_FILE).exists():
                 continue
             try:
-                self.templates[path.name] = load_template(path)
+                self.put(load_template(path))
             except TemplateError as exc:
-                log.error("template not loaded: %s", exc)
-                self.errors.append(exc)
+                self.broken(exc)
 
-    def reload(self, name: str) -> Template:
-        """Load (again) one template after an upload; the version follows its new files."""
-        template = load_template(self.folder / name)
-        self.templates[name] = template
+    def put(self, template: Template) -> None:
+        """Serve ``template`` under its name (a new one, or a new version)."""
+        self.templates[template.name] = template
+        self.errors = [e for e in self.errors if e.template != template.name]
+
+    def drop(self, name: str) -> None:
+        self.templates.pop(name, None)
         self.errors = [e for e in self.errors if e.template != name]
-        return template
 
-    def remove(self, name: str) -> None:
-        self.get(name)
-        shutil.rmtree(self.folder / name)
-        del self.templates[name]
+    def broken(self, error: TemplateError) -> None:
+        """Report a template that did not load; the others keep serving."""
+        log.error("template not loaded: %s", error)
+        self.templates.pop(error.template, None)
+        self.errors = [e for e in self.errors if e.template != error.template] + [error]
 
     def get(self, name: str) -> Template:
         template = self.templates.get(name)
@@ -186,29 +188,47 @@ class Catalog:
 
 def load_template(folder: Path) -> Template:
     """Read, check and compile one template folder; TemplateError says file and line."""
-    name = folder.name
-    if not NAME.match(name):
-        raise TemplateError("folder name must be lowercase letters, digits, '-' or '_'", name)
-    files = _read_files(folder)
+    return build_template(folder.name, read_files(folder), folder)
+
+
+def build_template(name: str, files: dict[str, bytes], folder: Path) -> Template:
+    """Check and compile a template from its files. ``folder`` is where it says it lives
+    (its files are never read from there again). Whatever goes wrong is a TemplateError."""
+    try:
+        return _build(name, files, folder)
+    except TemplateError as exc:
+        exc.template = exc.template or name
+        raise
+    except MemoryError:
+        raise TemplateError("ran out of memory: over its work budget", name) from None
+    except Exception as exc:  # a library choked on it: still the template's fault
+        log.warning("template %s does not load", name, exc_info=True)
+        raise TemplateError(f"does not load: {type(exc).__name__}: {exc}", name) from None
+
+
+def _build(name: str, files: dict[str, bytes], folder: Path) -> Template:
+    if not NAME.fullmatch(name):
+        raise TemplateError("name must be lowercase letters, digits, '-' or '_'", name)
     for required in (MANIFEST_FILE, SVG_FILE):
         if required not in files:
             raise TemplateError(f"{required} is missing", name)
-    manifest_text = _text(files[MANIFEST_FILE], name, MANIFEST_FILE)
-    manifest = parse_manifest(manifest_text, name)
+    manifest = parse_manifest(_text(files[MANIFEST_FILE], name, MANIFEST_FILE), name)
     source = _text(files[SVG_FILE], name, SVG_FILE)
     if re.search(r"<!(DOCTYPE|ENTITY)", source, re.IGNORECASE):
         line = line_of(source, "<!")
         raise TemplateError("DOCTYPE and entities are not allowed", name, SVG_FILE, line)
     layers = analyse(source)
+    static_runs = sum(run.static for run in layers.runs)
+    if static_runs * manifest["width"] * manifest["height"] * 4 > limits.MAX_LAYER_BYTES:
+        layers = Layers(source, reason=f"{static_runs} static layers are too many to keep")
     if not layers.layered:
         log.info("template %s renders whole: %s", name, layers.reason)
     try:
-        jinja = environment.from_string(layers.source)
-        uses_clock = _uses_clock(environment.parse(source))
+        jinja = sandbox.environment.from_string(layers.source)
+        uses_clock = _uses_clock(sandbox.environment.parse(source))
     except TemplateSyntaxError as exc:
         raise TemplateError(exc.message or str(exc), name, SVG_FILE, exc.lineno) from None
-    version = _version(files)
-    rendered_files = _prepare_assets(files, name)
+    rendered_files, assets = _prepare_assets(files, name)
     template = Template(
         name=name,
         folder=folder,
@@ -218,11 +238,12 @@ def load_template(folder: Path) -> Template:
         format=manifest["format"],
         budget=manifest["budget"],
         fields=manifest["fields"],
-        version=version,
+        version=version_of(files),
         source=source,
         files=rendered_files,
+        assets=assets,
         jinja=jinja,
-        fetcher=Fetcher(str(folder.resolve()), rendered_files),
+        fetcher=Fetcher(rendered_files),
         uses_clock=uses_clock,
         layers=layers,
         animation=manifest.get("animation"),
@@ -233,7 +254,7 @@ def load_template(folder: Path) -> Template:
     return template
 
 
-def _read_files(folder: Path) -> dict[str, bytes]:
+def read_files(folder: Path) -> dict[str, bytes]:
     """Every regular file under ``folder`` (relative posix path -> bytes), within limits."""
     root = folder.resolve()
     files: dict[str, bytes] = {}
@@ -247,8 +268,11 @@ def _read_files(folder: Path) -> dict[str, bytes]:
             continue
         if len(files) >= limits.MAX_TEMPLATE_FILES:
             raise TemplateError(f"more than {limits.MAX_TEMPLATE_FILES} files", folder.name)
+        if len(relative) > limits.MAX_PATH_CHARS:
+            raise TemplateError(f"path is over {limits.MAX_PATH_CHARS} characters", folder.name)
         size = path.stat().st_size
         limit = limits.MAX_SVG_BYTES if relative == SVG_FILE else limits.MAX_ASSET_BYTES
+        limit = limits.MAX_MANIFEST_BYTES if relative == MANIFEST_FILE else limit
         if size > limit:
             raise TemplateError(f"is {size:,} bytes; at most {limit:,}", folder.name, relative)
         files[relative] = path.read_bytes()
@@ -263,15 +287,26 @@ def _text(data: bytes, name: str, file: str) -> str:
         raise TemplateError("is not UTF-8 text", name, file, line) from None
 
 
-def _prepare_assets(files: dict[str, bytes], name: str) -> dict[str, bytes]:
-    """Assets as CairoSVG will read them, with their pixel size checked.
+def _prepare_assets(files: dict[str, bytes], name: str) -> tuple[dict[str, bytes], dict[str, int]]:
+    """Assets as CairoSVG will read them, and what drawing each as an image costs.
 
-    CairoSVG draws PNG natively but re-encodes any other format to PNG on every render;
-    doing it once here takes that off the render path.
+    Every image is sized from its header before it is decoded (``guard.image_cost``); an SVG
+    file is guarded like the template. CairoSVG draws PNG natively but re-encodes any other
+    format to PNG on every render; doing it once here takes that off the render path.
     """
-    prepared = dict(files)
+    prepared, costs = dict(files), {}
     for path, data in files.items():
-        if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+        costs[path] = 1
+        if path in (SVG_FILE, MANIFEST_FILE):
+            continue
+        is_image = Path(path).suffix.lower() in IMAGE_SUFFIXES
+        if not is_image and b"<svg" not in data:  # not something CairoSVG draws as an image
+            continue
+        try:
+            costs[path] = guard.image_cost(data)
+        except TemplateError as exc:
+            raise TemplateError(exc.message, name, path) from None
+        if not is_image:
             continue
         try:
             with Image.open(io.BytesIO(data)) as image:
@@ -283,17 +318,18 @@ def _prepare_assets(files: dict[str, bytes], name: str) -> dict[str, bytes]:
                         path,
                     )
                 if image.format != "PNG":
+                    if image.mode not in ("RGB", "RGBA"):  # else saved as decoded: no copy
+                        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
                     buffer = io.BytesIO()
-                    image.convert("RGBA" if "A" in image.getbands() else "RGB").save(
-                        buffer, "PNG", compress_level=1
-                    )
+                    image.save(buffer, "PNG", compress_level=1)
                     prepared[path] = buffer.getvalue()
-        except (OSError, Image.DecompressionBombError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise TemplateError(f"not a readable image: {exc}", name, path) from None
-    return prepared
+    return prepared, costs
 
 
-def _version(files: dict[str, bytes]) -> str:
+def version_of(files: Mapping[str, bytes]) -> str:
+    """A template version's name: a hash of its files (paths and contents)."""
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())

@@ -11,6 +11,7 @@ needed, static and dynamic runs in document order, so a static element above a d
 stays above it.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -127,12 +128,13 @@ def draw_dynamic(
         with layers.lock:
             piece = layers.pieces.get(svg)
             again = piece is None and svg in layers.seen
-            layers.seen[svg] = True
+            with contextlib.suppress(ValueError):  # larger than the whole memo: not kept
+                layers.seen[svg] = len(svg)
         if piece is None:
             piece = _record(svg, fetcher, size)
             if again:
                 piece = _rasterized(piece)
-                with layers.lock:
+                with layers.lock, contextlib.suppress(ValueError):
                     layers.pieces[svg] = piece
         drawn[index] = piece
     return drawn
@@ -249,7 +251,7 @@ def _rasterized(recorded: Drawn) -> Drawn:
 def _draw(target: cairo.Surface, svg: bytes, fetcher: Fetcher, size) -> None:
     try:
         tree = cairosvg.parser.Tree(
-            bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher
+            bytestring=svg, url=fetcher.BASE + "template.svg", url_fetcher=fetcher
         )
         _Onto(target, tree, size)
     except TemplateError:

@@ -68,7 +68,7 @@ class Encoded:
 
 def normalize_format(name: str) -> str:
     """``jpg``, ``png`` or ``gif`` from any spelling the user may write; ValueError otherwise."""
-    key = name.lower().lstrip(".")
+    key = name.lower().lstrip(".") if isinstance(name, str) else None
     if key not in FORMATS:
         raise ValueError(f"format must be jpg, png or gif; got {name!r}")
     return "jpg" if key == "jpeg" else key

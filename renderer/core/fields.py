@@ -4,24 +4,43 @@ Values arrive as strings (URL query, CLI ``--set``, JSON); each field type turns
 into the Python value the template sees, or says exactly what is wrong with it.
 """
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from renderer.core import live
 from renderer.core.errors import FieldErrors, FieldProblem
-from renderer.core.limits import DEFAULT_MAX_LENGTH, MAX_NUMBER_TEXT
+from renderer.core.limits import DEFAULT_MAX_LENGTH, MAX_FIELD_LENGTH, MAX_NUMBER_TEXT
 from renderer.core.text.fontset import fontset
 
 TYPES = ("text", "int", "money", "datetime", "enum", "sku", "qr", "timezone")
 TEXT_TYPES = ("text", "enum", "sku", "qr", "timezone")  # limited by max_length, not by digits
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MISSING_GLYPHS = ("skip", "reject")
-CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff]")  # Cc, Cs, Co
+# Control characters (TAB and newline too: a field is one line), surrogates, private use,
+# and the noncharacters XML refuses (U+FFFE, U+FFFF) or that mean nothing (U+FDD0..U+FDEF)
+CONTROL = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff"
+    r"\U000f0000-\U0010ffff]"
+)
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` names; ValueError for anything else (``America`` is a
+    folder of the zone database, not a zone)."""
+    if name not in _zone_names():
+        raise ValueError(f"{name!r} is not an IANA time zone like America/New_York")
+    return ZoneInfo(name)
 
 
 @dataclass(frozen=True)
@@ -70,10 +89,7 @@ class Field:
     _parse_qr = _parse_text  # the text a QR code encodes
 
     def _parse_timezone(self, text: str) -> str:
-        try:
-            ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{text!r} is not an IANA time zone like America/New_York") from None
+        zone(text)
         return text
 
     def _parse_enum(self, text: str) -> str:
@@ -119,7 +135,9 @@ class Field:
 
 def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
     """A Field from its ``[fields.NAME]`` table; ValueError naming the bad key."""
-    if not NAME.match(name):
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"field {name!r} must be a table: [fields.{name}]")
+    if not NAME.fullmatch(name):
         raise ValueError(f"field name {name!r} must be lowercase letters, digits and _")
     known = {
         "type",
@@ -160,7 +178,7 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         name=name,
         type=kind,
         default=None if spec.get("default") is None else str(spec["default"]),
-        max_length=int(spec.get("max_length", DEFAULT_MAX_LENGTH)),
+        max_length=_max_length(name, spec.get("max_length", DEFAULT_MAX_LENGTH)),
         min=None if spec.get("min") is None else Decimal(str(spec["min"])),
         max=None if spec.get("max") is None else Decimal(str(spec["max"])),
         choices=choices,
@@ -184,6 +202,12 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
             except ValueError as exc:
                 raise ValueError(f"field {name!r}: its {label} {exc}") from None
     return field
+
+
+def _max_length(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_FIELD_LENGTH:
+        raise ValueError(f"field {name!r}: max_length must be 1 to {MAX_FIELD_LENGTH}")
+    return value
 
 
 def validate(fields: Mapping[str, Field], raw: Mapping[str, str]) -> dict[str, Any]:
@@ -211,8 +235,11 @@ def validate(fields: Mapping[str, Field], raw: Mapping[str, str]) -> dict[str, A
     for name, field in fields.items():
         moment = values.get(name)
         if field.type == "datetime" and moment is not None and moment.tzinfo is None:
-            zone = values.get(field.timezone_field or "") or field.timezone or "UTC"
-            values[name] = moment.replace(tzinfo=ZoneInfo(zone))
+            where = values.get(field.timezone_field or "") or field.timezone or "UTC"
+            try:
+                values[name] = moment.replace(tzinfo=zone(str(where)))
+            except ValueError as exc:
+                problems.append(FieldProblem(field.timezone_field or name, str(exc)))
     if problems:
         raise FieldErrors(problems)
     return values

@@ -1,5 +1,5 @@
-"""The Jinja2 environment templates are filled in, and the filters and tests a marketer
-writes in a template.
+"""The filters and tests a marketer writes in a template (``renderer.core.sandbox`` is the
+Jinja2 environment they run in).
 
 ``{{ price | money }}``, ``{{ ends_at | date("%b %-d") }}``, ``{{ ends_at | countdown }}``,
 ``{% if ends_at is past %}``. Countdowns read ``now`` from the render context: the pinned
@@ -11,13 +11,13 @@ import re
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import segno
-from jinja2 import StrictUndefined, pass_context
+from jinja2 import pass_context
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
+
+from renderer.core.fields import zone
 
 SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
@@ -35,10 +35,7 @@ def money(value: Decimal | int | float, currency: str = "USD", cents: bool = Tru
 def date(value: datetime, format: str = "%b %-d", tz: str | None = None) -> str:
     """strftime in the time zone ``tz`` (an IANA name) or the value's own."""
     if tz:
-        try:
-            value = value.astimezone(ZoneInfo(tz))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {tz!r}") from None
+        value = value.astimezone(zone(tz))
     return value.strftime(format)
 
 
@@ -80,7 +77,7 @@ def past(context: Context, moment: Any) -> bool:
     return isinstance(moment, datetime) and moment <= context["now"]
 
 
-@functools.lru_cache(maxsize=1024)  # a campaign's recipients share a few links
+@functools.lru_cache(maxsize=128)  # a campaign's recipients share a few links
 def qr(value: str, x: float = 0, y: float = 0, size: float = 200, color: str = "#000000") -> Markup:
     """``{{ link | qr(x=820, y=60, size=200) }}``: the QR code of a value as one SVG path.
 
@@ -117,12 +114,3 @@ def _runs(line) -> list[tuple[int, int]]:
 
 FILTERS = {"money": money, "date": date, "countdown": countdown, "qr": qr}
 TESTS = {"past": past}
-
-# XML autoescape is forced on: Jinja2's default list does not include .svg, and a merge value
-# must never be able to add an element or an attribute. The sandbox keeps templates from
-# reaching Python internals; StrictUndefined turns a misspelt field into an error, not "".
-environment = SandboxedEnvironment(
-    autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
-)
-environment.filters.update(FILTERS)
-environment.tests.update(TESTS)

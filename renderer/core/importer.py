@@ -24,7 +24,7 @@ from renderer.core.limits import MAX_SVG_BYTES
 PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)")
 FONT_FAMILY = re.compile(r"font-family\s*:\s*([^;}\"]+)", re.IGNORECASE)
 EFFECTS = ("filter", "mask", "clipPath", "pattern", "linearGradient", "radialGradient")
-LENGTH = re.compile(r"^\s*([0-9.]+)\s*(px)?\s*$")
+LENGTH = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(px)?\s*$")
 
 
 class ImportRefused(RendererError):
@@ -149,12 +149,15 @@ def _size(root: ET.Element) -> tuple[int, int]:
     sizes = []
     for index, attribute in ((2, "width"), (3, "height")):
         match = LENGTH.match(root.get(attribute) or "")
-        if match:
-            sizes.append(round(float(match.group(1))))
-        elif len(view_box) == 4:
-            sizes.append(round(float(view_box[index])))
-        else:
-            raise ImportRefused(f"the <svg> has no {attribute} in pixels and no viewBox")
+        try:
+            if match:
+                sizes.append(round(float(match.group(1))))
+            elif len(view_box) == 4:
+                sizes.append(round(float(view_box[index])))
+            else:
+                raise ImportRefused(f"the <svg> has no {attribute} in pixels and no viewBox")
+        except (ValueError, OverflowError):
+            raise ImportRefused(f"the <svg>'s {attribute} is not a number of pixels") from None
     return sizes[0], sizes[1]
 
 

@@ -22,7 +22,8 @@ from PIL import Image
 from renderer.core.guard import SVG, references
 
 MARK = "data-layer"
-REPEATS = 64  # dynamic runs kept drawn, per template version
+SEEN_BYTES = 4_000_000  # filled dynamic runs remembered, per template version
+PIECE_BYTES = 32_000_000  # dynamic runs kept drawn, per template version
 JINJA = re.compile(r"\{[{%#]")
 BLOCK_OPEN = re.compile(r"\{%-?\s*(if|for|with|filter|macro|call|block|raw)\b")
 BLOCK_CLOSE = re.compile(r"\{%-?\s*end\w+")
@@ -52,9 +53,16 @@ class Layers:
     reason: str = ""
     opaque: bool = False  # the first run covers every pixel: the result needs no alpha
     static: Image.Image | None = field(default=None, repr=False)  # no dynamic run drawn
-    # filled dynamic runs seen once, and those seen again with their drawn pieces
-    seen: LRUCache = field(default_factory=lambda: LRUCache(maxsize=1024), repr=False)
-    pieces: LRUCache = field(default_factory=lambda: LRUCache(maxsize=REPEATS), repr=False)
+    # filled dynamic runs seen once (-> their size), and those seen again with their drawn
+    # pieces: both bounded by bytes, whatever the runs weigh
+    seen: LRUCache = field(
+        default_factory=lambda: LRUCache(maxsize=SEEN_BYTES, getsizeof=lambda size: size + 100),
+        repr=False,
+    )
+    pieces: LRUCache = field(
+        default_factory=lambda: LRUCache(maxsize=PIECE_BYTES, getsizeof=_piece_bytes),
+        repr=False,
+    )
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -193,3 +201,11 @@ def _top_level_starts(data: bytes) -> list[int]:
     parser.EndElementHandler = end
     parser.Parse(data, True)
     return starts
+
+
+def _piece_bytes(piece) -> int:
+    """The pixels a kept piece holds (a ``compose.Drawn``; its box is where they are)."""
+    if piece.box is None:
+        return 100
+    left, top, right, bottom = piece.box
+    return 4 * (right - left) * (bottom - top) + 100

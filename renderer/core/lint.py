@@ -16,15 +16,16 @@ from jinja2 import meta
 from renderer.core import fields, raster, text
 from renderer.core.catalog import Template, load_template
 from renderer.core.errors import RendererError, TemplateError
-from renderer.core.filters import environment
 from renderer.core.guard import SVG
 from renderer.core.limits import LOW_QUALITY_WARNING, MAX_TEXT_SHARE
 from renderer.core.perceptual import DISPLAY_WIDTH
 from renderer.core.render import plan, render
+from renderer.core.sandbox import environment
 from renderer.core.text.style import StyleError, computed
 
 ASPECTS = {(1, 1): "1:1", (4, 5): "4:5", (16, 9): "16:9"}
 LINT_AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
+MEASURED_TEXTS = 100  # text-area draws each text alone: the first 100 say enough
 
 
 # Every rule, with what it checks (the README lists the same, and a test keeps them equal).
@@ -40,6 +41,7 @@ RULES = {
     "event-attribute": "an on* event attribute",
     "aspect-ratio": "an aspect ratio other than 1:1, 4:5 or 16:9",
     "render": "the sample or extreme values do not render",
+    "cost": "it takes more work to load, fill or draw than a template may",
     "missing-font": "a font family that is not bundled",
     "missing-glyph": "text the fonts have no glyph for",
     "overflow": "text without a box that runs off the image",
@@ -53,10 +55,12 @@ RULES = {
 # What a template that does not load gets as its rule, by the loader's message.
 LOAD_RULES = (
     (r"' is undefined", "undeclared-field"),
+    (r"costs over|steps \(|characters and items|nest \d+ deep|too large a number", "cost"),
+    (r"work budget|filled SVG is over|too wide|range of", "cost"),
     (r"external reference|data: URI", "external-reference"),
     (r"leaves the template folder|link to outside|no such file", "outside-folder"),
     (r"DOCTYPE|entities", "entity"),
-    (r"over the \d+ px limit|px; at most", "too-large"),
+    (r"over the \d+ px limit|px; at most|Mpx", "too-large"),
 )
 
 
@@ -85,9 +89,14 @@ def lint_folder(folder: Path) -> list[Finding]:
     try:
         template = load_template(folder)
     except TemplateError as exc:
-        rule = next((r for pattern, r in LOAD_RULES if re.search(pattern, exc.message)), "load")
-        return [Finding("error", rule, exc.message, element=exc.file or None, line=exc.line)]
+        return [load_finding(exc)]
     return lint(template)
+
+
+def load_finding(exc: TemplateError) -> Finding:
+    """The finding for a template that does not load, with the rule its message names."""
+    rule = next((r for pattern, r in LOAD_RULES if re.search(pattern, exc.message)), "load")
+    return Finding("error", rule, exc.message, element=exc.file or None, line=exc.line)
 
 
 def lint(template: Template) -> list[Finding]:
@@ -95,18 +104,16 @@ def lint(template: Template) -> list[Finding]:
     for which in ("sample", "extreme"):
         try:
             root = _filled(template, which)
-        except RendererError as exc:
-            findings.append(Finding("error", "render", f"{which} values: {exc}"))
-            continue
-        findings += _fonts(root)
-        try:
+            findings += _fonts(root)
             done = text.typeset(root)
-        except TemplateError as exc:
+            findings += _glyphs(done, which) + _fitting(template, done, which)
+        except (RendererError, ValueError) as exc:
             findings.append(Finding("error", "render", f"{which} values: {exc}"))
-            continue
-        findings += _glyphs(done, which) + _fitting(template, done, which)
     if not any(f.severity == "error" for f in findings):
-        findings += _text_area(template) + _quality(template)
+        try:
+            findings += _text_area(template) + _quality(template)
+        except (RendererError, ValueError) as exc:  # it loads, but the sample does not render
+            findings.append(Finding("error", "render", f"sample values: {exc}"))
     return _unique(findings)
 
 
@@ -257,7 +264,7 @@ def _text_area(template: Template) -> list[Finding]:
     text.typeset(root)
     boxes = []
     definitions = {f"{{{SVG}}}defs", f"{{{SVG}}}style"}
-    for element in [e for e in root.iter() if e.get("data-lint-text")]:
+    for element in [e for e in root.iter() if e.get("data-lint-text")][:MEASURED_TEXTS]:
         alone = ET.Element(root.tag, root.attrib)
         for child in root:
             if child.tag in definitions:

@@ -39,6 +39,10 @@ class Animation:
 
 def parse_manifest(text: str, name: str) -> dict[str, Any]:
     """The manifest's values, checked and typed."""
+    if len(text) > limits.MAX_MANIFEST_BYTES:
+        raise TemplateError(
+            f"is over {limits.MAX_MANIFEST_BYTES:,} characters", name, MANIFEST_FILE
+        )
 
     def fail(message: str, needle: str = "") -> TemplateError:
         return TemplateError(
@@ -47,6 +51,8 @@ def parse_manifest(text: str, name: str) -> dict[str, Any]:
 
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise TemplateError("not valid TOML: nested too deep", name, MANIFEST_FILE) from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise TemplateError(
@@ -56,6 +62,8 @@ def parse_manifest(text: str, name: str) -> dict[str, Any]:
     if unknown:
         key = sorted(unknown)[0]
         raise fail(f"unknown key {key!r}; known: {', '.join(sorted(MANIFEST_KEYS))}", key)
+    if not isinstance(data.get("description", ""), str):
+        raise fail("description must be text", "description")
     if data.get("name", name) != name:
         raise fail(f"name {data['name']!r} must be the folder's name {name!r}", "name")
     for side in ("width", "height"):
@@ -65,10 +73,11 @@ def parse_manifest(text: str, name: str) -> dict[str, Any]:
         if value > limits.MAX_SIDE_PX:
             raise fail(f"{side} {value} px is over the {limits.MAX_SIDE_PX} px limit", side)
     try:
-        data["format"] = normalize_format(str(data.get("format", "jpg")))
-        data["budget"] = check_budget(
-            limits.parse_bytes(data.get("budget", limits.DEFAULT_BUDGET_BYTES))
-        )
+        data["format"] = normalize_format(data.get("format", "jpg"))
+        budget = data.get("budget", limits.DEFAULT_BUDGET_BYTES)
+        if not isinstance(budget, str | int) or isinstance(budget, bool):
+            raise ValueError(f"budget must be a size like 450KB; got {budget!r}")
+        data["budget"] = check_budget(limits.parse_bytes(budget))
     except (ValueError, RendererError) as exc:
         raise fail(str(exc), "format" if "format" in str(exc) else "budget") from None
     specs = data.get("fields", {})
@@ -94,31 +103,51 @@ def parse_manifest(text: str, name: str) -> dict[str, Any]:
 
 
 def _animation(data: dict[str, Any], fail) -> Animation:
+    """The ``[animation]`` table, every number checked before anything is built from it."""
     spec = data["animation"]
+    if not isinstance(spec, dict):
+        raise fail("animation must be a table: [animation]", "animation")
     kind = spec.get("kind")
     if data["format"] != "gif":
         raise fail('an animated template needs format = "gif"', "format")
     if kind == "countdown":
-        frames = int(spec.get("frames", 60))
-        durations = (1000,) * frames
+        frames = _count(spec.get("frames", 60), "frames", 1, limits.MAX_FRAMES, fail)
+        _check_pixels(frames, data, fail)
         ends_at = spec.get("ends_at", "ends_at")
-        if getattr(data["fields"].get(ends_at), "type", "") != "datetime":
+        if (
+            not isinstance(ends_at, str)
+            or getattr(data["fields"].get(ends_at), "type", "") != "datetime"
+        ):
             raise fail(f"the countdown's ends_at {ends_at!r} must name a datetime field", "ends_at")
-        animation = Animation("countdown", frames, durations, ends_at, spec.get("element"))
-    elif kind == "loop":
-        durations = tuple(int(d) for d in spec.get("durations", []))
-        if not durations or min(durations) < 20:
-            raise fail("a loop needs durations, one per frame, of 20 ms or more", "durations")
-        animation = Animation("loop", len(durations), durations)
-    else:
-        raise fail('animation kind must be "countdown" or "loop"', "kind")
-    if not 1 <= animation.frames <= limits.MAX_FRAMES:
-        raise fail(f"{animation.frames} frames; at most {limits.MAX_FRAMES}", "frames")
-    pixels = animation.frames * data["width"] * data["height"]
+        element = spec.get("element")
+        if element is not None and not isinstance(element, str):
+            raise fail("the countdown's element must be the id of an element", "element")
+        return Animation("countdown", frames, (1000,) * frames, ends_at, element)
+    if kind == "loop":
+        durations = spec.get("durations")
+        if not isinstance(durations, list) or not durations:
+            raise fail("a loop needs durations, one per frame, in milliseconds", "durations")
+        _count(len(durations), "frames", 1, limits.MAX_FRAMES, fail)
+        _check_pixels(len(durations), data, fail)
+        durations = tuple(
+            _count(ms, "a frame's duration (ms)", 20, limits.MAX_FRAME_MS, fail) for ms in durations
+        )
+        return Animation("loop", len(durations), durations)
+    raise fail('animation kind must be "countdown" or "loop"', "kind")
+
+
+def _count(value: Any, what: str, low: int, high: int, fail) -> int:
+    """A whole number from ``low`` to ``high``, checked before it sizes anything."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise fail(f"{what} must be a whole number from {low} to {high:,}; got {value!r}", what)
+    return value
+
+
+def _check_pixels(frames: int, data: dict[str, Any], fail) -> None:
+    pixels = frames * data["width"] * data["height"]
     if pixels > limits.MAX_ANIMATION_PIXELS:
         raise fail(
-            f"{animation.frames} frames of {data['width']}x{data['height']} are "
+            f"{frames} frames of {data['width']}x{data['height']} are "
             f"{pixels / 1e6:.1f} Mpx; at most {limits.MAX_ANIMATION_PIXELS / 1e6:.0f} Mpx in all",
             "animation",
         )
-    return animation

@@ -1,63 +1,57 @@
 """Filled, checked SVG -> RGBA pixels, with CairoSVG, reading only the template's own files.
 
 The url_fetcher serves files from the template's in-memory copy (read and checked at load)
-and ``data:`` images; everything else is refused with a TemplateError. Pixels are read off the
+and ``data:`` images (sized from their headers before CairoSVG decodes them); everything
+else is refused with a TemplateError. Pixels are read off the
 cairo surface directly: no PNG encode and decode between CairoSVG and the encoder.
 """
 
-import base64
 from collections.abc import Mapping
 from pathlib import PurePosixPath
-from urllib.parse import unquote, unquote_to_bytes, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import cairosvg.parser
 import cairosvg.surface
 from PIL import Image
 
+from renderer.core import guard
 from renderer.core.errors import TemplateError
-from renderer.core.guard import DATA_TYPES
 
 DPI = 96
 
 
 class Fetcher:
-    """A CairoSVG url_fetcher confined to one template folder's files."""
+    """A CairoSVG url_fetcher confined to one template's files.
 
-    def __init__(self, folder: str, files: Mapping[str, bytes]):
-        self.folder = folder.rstrip("/") + "/"
+    CairoSVG resolves a relative reference against the document's URL, and a ``file:`` URL
+    by looking at the disk. A template's files are in memory (it may come from the template
+    store, with no folder at all), so its documents get a URL of a scheme CairoSVG joins as
+    text (``BASE``), and only that URL's paths are served.
+    """
+
+    BASE = "mms://template/"
+
+    def __init__(self, files: Mapping[str, bytes]):
         self.files = files
 
     def __call__(self, url: str, resource_type: str) -> bytes:
         if url.startswith("data:"):
-            return _data_uri(url)
-        parts = urlsplit(url)
-        path = unquote(parts.path)
-        if parts.scheme not in ("", "file") or parts.netloc or not path.startswith(self.folder):
+            data = guard.data_uri(url)
+            guard.image_cost(data)  # a second wall: the guard priced it already
+            return data
+        if not url.startswith(self.BASE):
             raise TemplateError(f"refused to fetch {url[:80]!r}: outside the template folder")
-        relative = PurePosixPath(path[len(self.folder) :])
+        relative = PurePosixPath(unquote(urlsplit(url).path).lstrip("/"))
         if ".." in relative.parts or relative.as_posix() not in self.files:
             raise TemplateError(f"refused to fetch {url[:80]!r}: not a file of the template")
         return self.files[relative.as_posix()]
-
-
-def _data_uri(url: str) -> bytes:
-    header, _, payload = url[5:].partition(",")
-    media = header.split(";", 1)[0].lower()
-    if media not in DATA_TYPES:
-        raise TemplateError(f"data: URI of type {media!r} is not an image")
-    try:
-        if header.lower().endswith(";base64"):
-            return base64.b64decode(payload, validate=False)
-        return unquote_to_bytes(payload)
-    except ValueError:
-        raise TemplateError("data: URI is not valid base64") from None
 
 
 def rasterize(svg: bytes, fetcher: Fetcher, width: int, height: int) -> Image.Image:
     """Draw ``svg`` at ``width`` x ``height`` px and return its pixels as an RGBA image."""
     try:
         tree = cairosvg.parser.Tree(
-            bytestring=svg, url=fetcher.folder + "template.svg", url_fetcher=fetcher
+            bytestring=svg, url=fetcher.BASE + "template.svg", url_fetcher=fetcher
         )
         surface = cairosvg.surface.PNGSurface(
             tree, None, DPI, output_width=width, output_height=height

@@ -18,8 +18,10 @@ from typing import Any
 from renderer.core import compose, fields, jpeg, palette, raster, text
 from renderer.core.catalog import Template
 from renderer.core.encode import Encoded, check_budget, encode, normalize_format
+from renderer.core.errors import TemplateError
 from renderer.core.gif import Delta, delta, encode_animation
 from renderer.core.jpeg import encode_rows
+from renderer.core.limits import MAX_RENDER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +213,13 @@ def _animate(job: Job, timings: dict[str, float]):
     template, layers = job.template, job.template.layers
     size = (template.width, template.height)
     first, before, deltas, durations = None, {}, [], []
+    began = time.perf_counter()
     for now, frame, duration in _frames(job):
+        if time.perf_counter() - began > MAX_RENDER_SECONDS:  # each frame is priced by
+            raise TemplateError(  # the guard; all of them together are timed
+                f"drawing its frames takes over {MAX_RENDER_SECONDS:g} s; simplify it",
+                template.name,
+            )
         durations.append(duration)
         if not layers.layered:
             image, fitted = _draw(job, now, frame, timings)

@@ -1,10 +1,13 @@
 """One access-log line and one latency observation per request.
 
-The line never carries a secret: ``sig`` values are replaced by ``REDACTED`` and headers
-(where API keys travel) are not logged at all. Lines are written to stderr in batches, as
-nginx's ``access_log ... buffer= flush=`` does: when 100 are waiting, or half a second after
-the first one, and at shutdown. Going through ``logging`` for each line cost a fifth of the
-cache-hit throughput in ``python -m bench`` (LogRecord creation, mostly).
+The line never carries a secret: every ``sig`` value is replaced by ``REDACTED``, also one
+inside another URL (``DELETE /v1/images?url=...%26sig%3D...``, encoded once or more), and
+headers (where API keys travel) are not logged at all. Nor can a request forge lines: control
+characters (a ``%0A`` decoded into the path) are written as ``\\xNN``. Lines are written to
+stderr in batches, as nginx's ``access_log ... buffer= flush=`` does: when 100 are waiting,
+or half a second after the first one, and at shutdown. Going through ``logging`` for each
+line cost a fifth of the cache-hit throughput in ``python -m bench`` (LogRecord creation,
+mostly).
 """
 
 import asyncio
@@ -20,13 +23,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from renderer.service import metrics
 
-SIGNATURE = re.compile(r"(^|&)(sig=)[^&]*")
+# "sig=" after the start, "&", "?" or ";", or their percent-encodings (%26 %3F %3B, or
+# %2526 ... when encoded again), up to the next separator, plain or encoded
+SEPARATOR = r"(?:[&?;]|%(?:25)*(?:26|3[fFbB]))"
+SIGNATURE = re.compile(
+    rf"((?:^|{SEPARATOR})sig(?:=|%(?:25)*3[dD]))(?:(?!{SEPARATOR})[^\s])*", re.IGNORECASE
+)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
 BATCH_LINES = 100
 FLUSH_SECONDS = 0.5
 
 
 def redact(query: str) -> str:
-    return SIGNATURE.sub(r"\1\2REDACTED", query)
+    return SIGNATURE.sub(r"\1REDACTED", query)
+
+
+def _escaped(text: str) -> str:
+    return CONTROL.sub(lambda match: f"\\x{ord(match.group(0)):02x}", text)
 
 
 class AccessLog:
@@ -59,13 +73,14 @@ class AccessLog:
         finally:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            metrics.REQUESTS.labels(route, scope["method"], str(status)).observe(seconds)
+            method = scope["method"] if scope["method"] in METHODS else "other"  # bounded labels
+            metrics.REQUESTS.labels(route, method, str(status)).observe(seconds)
             query = scope.get("query_string", b"").decode("latin-1")
             client = (scope.get("client") or ("-", 0))[0]
+            request = f"{scope['method']} {scope['path']}{'?' + redact(query) if query else ''}"
             self.write(
                 f"{datetime.now(UTC).isoformat(timespec='milliseconds')} access {client} "
-                f'"{scope["method"]} {scope["path"]}{"?" + redact(query) if query else ""}" '
-                f"{status} {size} {seconds * 1000:.1f}ms"
+                f'"{_escaped(request)}" {status} {size} {seconds * 1000:.1f}ms'
             )
 
     def write(self, line: str) -> None:

@@ -7,22 +7,18 @@ links) come from ``renderer.orchestrator.router``: the one place the service mee
 """
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from renderer.orchestrator.router import CampaignRoutes
-from renderer.service import images, live, ops, templates
+from renderer.service import images, live, ops, studio, templates
 from renderer.service.accesslog import AccessLog
 from renderer.service.http import EXCEPTION_HANDLERS
 from renderer.service.state import Service
 from renderer.settings import CampaignSettings, ServiceSettings
-
-STUDIO = Path(__file__).resolve().parent.parent / "studio"
 
 
 def create_app(
@@ -56,7 +52,7 @@ def create_app(
             Route("/metrics", ops.metrics_page),
             Route("/openapi.json", ops.openapi_page),
             Route("/studio", lambda request: RedirectResponse("/studio/", status_code=308)),
-            Mount("/studio", StaticFiles(directory=STUDIO, html=True), name="studio"),
+            Mount("/studio", studio.pages(), name="studio"),
         ],
         middleware=[Middleware(AccessLog)],
         exception_handlers=EXCEPTION_HANDLERS,

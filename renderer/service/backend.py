@@ -1,8 +1,9 @@
 """The process's Redis connection, shared by the image cache and the live values.
 
 Redis is an accelerator, never a single point of failure: when it is unreachable every call
-returns its fallback, the outage is logged once and shown in metrics, and calls are retried
-every few seconds so the service picks Redis up again when it is back.
+returns its fallback, the outage is logged once and shown in metrics, and one call every few
+seconds tries it again, so the service picks Redis up again when it is back: once, not in a
+flurry of "unreachable" and "reachable again" as calls begun on old connections fail.
 """
 
 import logging
@@ -29,31 +30,46 @@ class RedisBackend:
         self.where = _without_password(url)
         self.available = True
         self._retry_at = 0.0
+        self._up_at = 0.0  # when Redis was last found reachable again
+        self._probing = False
         metrics.REDIS_UP.set(1)
 
     async def call(self, operation: Callable[[redis.Redis], Awaitable[T]], fallback: T) -> T:
-        """``operation(client)``, or ``fallback`` while Redis is unreachable."""
-        if not self.available and time.monotonic() < self._retry_at:
+        """``operation(client)``, or ``fallback`` while Redis is unreachable. While it is, one
+        call every RETRY_SECONDS tries it again; the others do not wait for that one."""
+        started = time.monotonic()
+        probe = not self.available
+        if probe and (started < self._retry_at or self._probing):
             return fallback
+        self._probing = self._probing or probe
         try:
             result = await operation(self.client)
         except (TimeoutError, RedisError, OSError) as exc:
-            if self.available:
-                log.warning(
-                    "Redis at %s is unreachable (%s); serving from memory and by rendering",
-                    self.where,
-                    type(exc).__name__,
-                )
-                metrics.REDIS_UP.set(0)
-            metrics.ERRORS.labels("redis_unavailable").inc()
-            self.available = False
-            self._retry_at = time.monotonic() + RETRY_SECONDS
+            await self._failed(exc, started)
             return fallback
+        finally:
+            if probe:
+                self._probing = False
         if not self.available:
             log.warning("Redis at %s is reachable again", self.where)
             metrics.REDIS_UP.set(1)
-            self.available = True
+            self.available, self._up_at = True, time.monotonic()
         return result
+
+    async def _failed(self, exc: BaseException, started: float) -> None:
+        metrics.ERRORS.labels("redis_unavailable").inc()
+        if started < self._up_at:  # it began on a connection from before Redis came back
+            return
+        if self.available:
+            log.warning(
+                "Redis at %s is unreachable (%s); serving from memory and by rendering",
+                self.where,
+                type(exc).__name__,
+            )
+            metrics.REDIS_UP.set(0)
+            self.available = False
+            await self.client.connection_pool.disconnect()  # none of them is to be trusted
+        self._retry_at = time.monotonic() + RETRY_SECONDS
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from cachetools import LRUCache
 from redis.exceptions import LockError
@@ -27,6 +28,7 @@ from renderer.service.limits import KNOWN_URL_BYTES
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,11 @@ class ImageCache:
         self.backend = backend
         self.ttl = ttl
         self.lock_seconds = lock_seconds
-        self._flights: dict[str, asyncio.Future[Entry]] = {}
+        self._flights = Flights()
         # URL -> (cache key, Cache-Control, the URL's length) of immutable images already
-        # verified and planned; bounded by the bytes the URLs take
+        # verified and planned; bounded by the bytes an entry takes (measured: its URL + 400)
         self._urls: LRUCache[bytes, tuple[str, str, int]] = LRUCache(
-            maxsize=KNOWN_URL_BYTES, getsizeof=lambda value: value[2] + 200
+            maxsize=KNOWN_URL_BYTES, getsizeof=lambda value: value[2] + 400
         )
 
     async def fetch(self, key: str, render: Callable[[], Awaitable[Entry]]) -> tuple[Entry, str]:
@@ -79,20 +81,10 @@ class ImageCache:
         metrics.CACHE.labels("l1", "hit" if entry else "miss").inc()
         if entry is not None:
             return entry, "l1"
-        flight = self._flights.get(key)
-        if flight is not None:
-            return await asyncio.shield(flight), "shared"
-        flight = self._flights[key] = asyncio.get_running_loop().create_future()
-        flight.add_done_callback(_retrieve)
-        try:
-            entry, source = await self._from_l2_or_render(key, render)
-            flight.set_result(entry)
-            return entry, source
-        except BaseException as exc:
-            flight.set_exception(exc)
-            raise
-        finally:
-            del self._flights[key]
+        (entry, source), shared = await self._flights.run(
+            key, lambda: self._from_l2_or_render(key, render)
+        )
+        return entry, "shared" if shared else source
 
     def recall(self, url: bytes) -> tuple[str, str, Entry] | None:
         """(key, Cache-Control, entry) of a remembered immutable URL whose image is in L1."""
@@ -107,12 +99,21 @@ class ImageCache:
 
     def remember(self, url: bytes, key: str, cache_control: str) -> None:
         """Remember a verified URL of an image that cannot change (no live value, no
-        expiry), so a repeat fetch is answered by ``recall``."""
+        expiry), spelled canonically, so a repeat fetch is answered by ``recall``."""
         with contextlib.suppress(ValueError):
             self._urls[url] = (key, cache_control, len(url))
 
     def forget_urls(self) -> None:
         """After a template changes: a remembered URL may now name another image."""
+        self._urls.clear()
+
+    def drop_local(self, key: str) -> None:
+        """Drop an image from this process's L1 (another process purged it)."""
+        self.l1.pop(key, None)
+
+    def clear_local(self) -> None:
+        """Empty this process's L1 and URL memo (purges may have been missed)."""
+        self.l1.clear()
         self._urls.clear()
 
     async def purge(self, key: str) -> None:
@@ -179,6 +180,31 @@ async def _release(lock) -> None:
 
 def _size(entry: Entry) -> int:
     return len(entry.data) + 512
+
+
+class Flights:
+    """Concurrent asks for the same key share one computation (an image, a lint report)."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Future] = {}
+
+    async def run(self, key: str, make: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """``await make()``, or the result of the one already running for ``key``; and
+        whether it was shared."""
+        running = self._running.get(key)
+        if running is not None:
+            return await asyncio.shield(running), True
+        running = self._running[key] = asyncio.get_running_loop().create_future()
+        running.add_done_callback(_retrieve)
+        try:
+            result = await make()
+            running.set_result(result)
+            return result, False
+        except BaseException as exc:
+            running.set_exception(exc)
+            raise
+        finally:
+            del self._running[key]
 
 
 def _retrieve(future: asyncio.Future) -> None:

@@ -5,6 +5,7 @@ Errors are JSON ``{"error": {"code", "message"}}`` with the status the error cla
 traceback.
 """
 
+import hashlib
 import hmac
 import json
 import logging
@@ -51,14 +52,17 @@ class NotConfigured(RendererError):
     status = 503
 
 
-def authorize(request: Request, api_keys: tuple[str, ...]) -> None:
-    """Unauthorized unless the request carries one of ``api_keys`` as a bearer token."""
+def authorize(request: Request, api_keys: tuple[str, ...]) -> str:
+    """Who is asking: ``key:`` and a short hash of their API key (never the key itself), for
+    records such as who stored a template. Unauthorized unless the request carries one of
+    ``api_keys`` as a bearer token."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     valid = scheme.lower() == "bearer" and any(
         hmac.compare_digest(key.strip().encode(), known.encode()) for known in api_keys
     )
     if not valid:
         raise Unauthorized("a valid API key is required: Authorization: Bearer <key>")
+    return "key:" + hashlib.sha256(key.strip().encode()).hexdigest()[:8]
 
 
 def refuse_declared_over(request: Request, limit: int, what: str = "the body") -> None:
@@ -68,18 +72,22 @@ def refuse_declared_over(request: Request, limit: int, what: str = "the body") -
         raise PayloadTooLarge(f"{what} is over {limit:,} bytes")
 
 
-async def read_body(request: Request, limit: int, what: str = "the body") -> bytes:
+async def read_body(request: Request, limit: int, what: str = "the body") -> bytearray:
     """The whole body, refused with 413 as soon as it is over ``limit`` bytes: by its
-    Content-Length when it has one, else while it streams in."""
-    refuse_declared_over(request, limit, what)
+    Content-Length when it has one, else while it streams in. (A bytearray: copying it into
+    bytes would hold it twice.)"""
     body = bytearray()
-    async for chunk in _limited(request.stream(), limit, what):
+    async for chunk in limited(request, limit, what):
         body += chunk
-    return bytes(body)
+    return body
 
 
-async def _limited(chunks: AsyncIterator[bytes], limit: int, what: str) -> AsyncIterator[bytes]:
+async def limited(request: Request, limit: int, what: str = "the body") -> AsyncIterator[bytes]:
+    """The body's chunks, 413 as soon as they are over ``limit`` bytes: by its
+    Content-Length when it has one, else counted while they stream in (chunked)."""
+    refuse_declared_over(request, limit, what)
     seen = 0
+    chunks = request.stream()
     async for chunk in chunks:
         seen += len(chunk)
         if seen > limit:

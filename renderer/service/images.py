@@ -30,7 +30,7 @@ from renderer.service.http import (
 )
 from renderer.service.limits import MAX_QUERY_BYTES, MAX_RECIPIENTS
 from renderer.service.pool import Overloaded, RenderTimeout
-from renderer.service.signing import RESERVED
+from renderer.service.signing import RESERVED, canonically_spelled
 from renderer.service.state import Service
 
 
@@ -43,14 +43,24 @@ async def image(request: Request) -> Response:
         return _image_response(request, *known, "l1")
     if len(request.scope["query_string"]) > MAX_QUERY_BYTES:
         raise URITooLong(f"the query is over {MAX_QUERY_BYTES:,} bytes")
-    params = request.query_params.multi_items()
-    service.signer.verify(request.url.path, params)
+    params = _query(request.scope["query_string"])
+    message = service.signer.verify(request.url.path, params)
     job = _planned(service, request.path_params["file"], params)
     job, key, entry, source = await service.image(job)
     cache_control = service.cache_control(job)
-    if not job.live and "exp" not in dict(params):
+    spelled = canonically_spelled(url.decode("latin-1"), message, params)
+    if not job.live and "exp" not in dict(params) and spelled:
         service.cache.remember(url, key, cache_control)
     return _image_response(request, key, cache_control, entry, source)
+
+
+def _query(raw: bytes) -> list[tuple[str, str]]:
+    """The query's pairs. Invalid UTF-8 is refused rather than read as U+FFFD, so a signed
+    value holding U+FFFD cannot be respelled as %FF, %FE, %80 ... without end."""
+    try:
+        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest("the query is not UTF-8") from None
 
 
 def _planned(service: Service, file: str, params: list[tuple[str, str]]) -> Job:
@@ -127,7 +137,7 @@ async def create_urls(request: Request) -> JSONResponse:
     jobs: list[tuple[int, Job]] = []
     for index, recipient in enumerate(recipients):
         try:
-            raw = _recipient_values(recipient, template)
+            raw = _recipient_values(recipient, template, "the URL")
             jobs.append((index, plan(template, raw, format=format, at=at)))
         except FieldErrors as exc:
             errors += [
@@ -135,7 +145,7 @@ async def create_urls(request: Request) -> JSONResponse:
             ]
             urls.append(None)
             continue
-        except BadRequest as exc:
+        except (RendererError, ValueError) as exc:  # one bad row never fails the batch
             errors.append({"index": index, "field": None, "message": str(exc)})
             urls.append(None)
             continue
@@ -150,7 +160,9 @@ async def create_urls(request: Request) -> JSONResponse:
     return JSONResponse(answer)
 
 
-def _recipient_values(recipient: Any, template: Template) -> dict[str, str]:
+def _recipient_values(recipient: Any, template: Template, where: str | None) -> dict[str, str]:
+    """A recipient's values as strings; ``where`` they come from, if live fields are refused
+    there."""
     if not isinstance(recipient, dict):
         raise BadRequest("a recipient must be an object of field values")
     raw = {}
@@ -158,7 +170,8 @@ def _recipient_values(recipient: Any, template: Template) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise BadRequest(f"{name!r} must be a string or a number")
         raw[name] = str(value)
-    template.refuse_live(raw, "the URL")
+    if where:
+        template.refuse_live(raw, where)
     return raw
 
 
@@ -187,11 +200,12 @@ async def purge_image(request: Request) -> Response:
     service: Service = request.app.state.service
     authorize(request, service.settings.api_keys)
     parts = urlsplit(request.query_params.get("url", ""))
-    params = parse_qsl(parts.query, keep_blank_values=True)
+    params = _query(parts.query.encode("latin-1", "replace"))
     service.signer.verify(parts.path, params)
     job = _planned(service, parts.path.removeprefix("/i/"), params)
     job = await service.live.resolve(job)
     await service.cache.purge(job.key())
+    await service.store.announce_purge(job.key())  # every other process's L1
     return Response(status_code=204)
 
 
@@ -215,7 +229,7 @@ async def preview(request: Request) -> Response:
     values = body.get("fields", {})
     if not isinstance(values, dict):
         raise BadRequest("fields must be an object of field values")
-    raw = {k: str(v) for k, v in values.items() if v is not None}
+    raw = _recipient_values({k: v for k, v in values.items() if v is not None}, template, None)
     try:
         budget = parse_bytes(body["budget"]) if body.get("budget") is not None else None
         at = parse_at(body["at"]) if body.get("at") is not None else None

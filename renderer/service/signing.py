@@ -12,6 +12,12 @@ Canonical form (anyone can sign without our code; the README has a worked exampl
 
 Several keys verify at once (``kid`` picks one), so a key rotates without breaking URLs
 already sent. An optional signed ``exp`` (unix seconds) makes a URL expire: 410 after it.
+
+A URL may spell its query in any order and encoding and still verify. The URLs ``sign``
+makes are spelled canonically (the message's pairs, then ``sig``): only those are
+remembered after a first fetch (``canonically_spelled``), so respelling one signed URL in
+ways without end (``&&``, ``%41`` for ``A``, ``%FF`` that decodes to U+FFFD) never grows a
+memo.
 """
 
 import base64
@@ -19,7 +25,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from renderer.core.errors import RendererError
 
@@ -62,17 +68,20 @@ class Signer:
         """The signed query string for ``path`` with ``params`` (kid and sig added)."""
         pairs = [(k, str(v)) for k, v in params.items() if k not in ("kid", "sig")]
         pairs.append(("kid", self.kid))
-        pairs.append(("sig", signature(self.keys[self.kid], canonical(path, pairs))))
-        return urlencode(pairs, quote_via=quote)
+        message = canonical(path, pairs)
+        sig = signature(self.keys[self.kid], message)
+        return message.partition("?")[2] + "&sig=" + sig
 
-    def verify(self, path: str, params: list[tuple[str, str]], now: float | None = None) -> None:
-        """Raise SignatureError or ExpiredURL unless the query is signed and current."""
+    def verify(self, path: str, params: list[tuple[str, str]], now: float | None = None) -> str:
+        """The signed message (``canonical``); SignatureError or ExpiredURL unless the query is
+        signed and current."""
         given = dict(params)
         sig, kid = given.get("sig"), given.get("kid")
         secret = self.keys.get(kid or "")
         if not sig or secret is None:
             raise SignatureError("missing or unknown signature")
-        expected = signature(secret, canonical(path, params))
+        message = canonical(path, params)
+        expected = signature(secret, message)
         if not hmac.compare_digest(expected.encode(), sig.encode()):
             raise SignatureError("missing or unknown signature")
         if "exp" in given:
@@ -82,6 +91,14 @@ class Signer:
                 raise SignatureError("exp must be unix seconds") from None
             if (time.time() if now is None else now) >= expires:
                 raise ExpiredURL("this URL has expired")
+        return message
+
+
+def canonically_spelled(url: str, message: str, params: list[tuple[str, str]]) -> bool:
+    """Whether ``url`` (path and query, as received) is exactly ``message`` then ``&sig=``:
+    the one spelling of its signed URL that ``sign`` makes."""
+    sig = dict(params).get("sig", "")
+    return url == f"{message}&sig={quote(sig, safe='')}"
 
 
 def sign_url(

@@ -4,20 +4,24 @@ The routes reach it as ``request.app.state.service``. ``image`` is the one way a
 image: live values read, the cache asked, and on a miss the render run in the pool.
 """
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 
+from renderer import embedded
 from renderer.core.catalog import Catalog
+from renderer.core.errors import RendererError
 from renderer.core.render import Job, render
 from renderer.service import metrics
 from renderer.service.backend import RedisBackend
-from renderer.service.cache import Entry, ImageCache
+from renderer.service.cache import Entry, Flights, ImageCache
 from renderer.service.live import LiveStore
 from renderer.service.pool import RenderPool
 from renderer.service.signing import Signer
+from renderer.service.store import TemplateStore
 from renderer.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ class Service:
         self.pool = RenderPool(
             settings.render_concurrency, settings.queue_limit, settings.render_timeout
         )
+        self.lints = Flights()  # one lint per template version at a time
+        self.store = TemplateStore(self.catalog, self.cache, None)  # connected at start
         if settings.development_keys:
             log.warning(
                 "RENDERER_SIGNING_KEYS or RENDERER_API_KEYS is not set: using the DEVELOPMENT "
@@ -56,10 +62,28 @@ class Service:
     @asynccontextmanager
     async def lifespan(self, app: Starlette):
         app.state.service = self
+        url = await self._store_url()
+        store_backend = None
+        if url is not None:
+            store_backend = self.backend if url == self.settings.redis_url else RedisBackend(url)
+        self.store = TemplateStore(self.catalog, self.cache, store_backend)
+        await self.store.start(url)
         yield
+        await self.store.close()
         self.pool.close()
-        if self.backend is not None:
-            await self.backend.close()
+        for backend in {self.backend, store_backend} - {None}:
+            await backend.close()
+
+    async def _store_url(self) -> str | None:
+        """The Redis of the template store: RENDERER_REDIS_URL, else the data folder's
+        embedded one (started if none runs)."""
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        try:
+            return await asyncio.to_thread(embedded.ensure, self.settings.data_dir)
+        except (RendererError, OSError) as exc:
+            log.error("no embedded Redis for the template store: %s", exc)
+            return None
 
     async def image(self, job: Job) -> tuple[Job, str, Entry, str]:
         """(job with live values, key, entry, where it came from), rendering if needed."""
