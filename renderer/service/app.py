@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 
 from renderer.orchestrator.router import CampaignRoutes
-from renderer.service import images, live, ops, studio, templates
+from renderer.service import images, live, ops, studio, templates, versions
 from renderer.service.accesslog import AccessLog
 from renderer.service.http import EXCEPTION_HANDLERS
 from renderer.service.state import Service
@@ -44,6 +44,17 @@ def create_app(
             Route("/v1/templates/{name}", templates.show_template),
             Route("/v1/templates/{name}", templates.delete_template, methods=["DELETE"]),
             Route("/v1/templates/{name}/lint", templates.lint_template),
+            Route("/v1/templates/{name}/versions", versions.list_versions),
+            Route(
+                "/v1/templates/{name}/versions/{version}/restore",
+                versions.restore_version,
+                methods=["POST"],
+            ),
+            Route(
+                "/v1/templates/{name}/versions/{version}",
+                versions.retire_version,
+                methods=["DELETE"],
+            ),
             Route("/v1/templates/{name}/sample.jpg", images.sample_image),
             Route("/v1/templates/{name}/preview", images.preview, methods=["POST"]),
             Route("/v1/live/{kind}/{key}", live.live_value, methods=["GET", "PUT"]),

@@ -45,7 +45,7 @@ async def image(request: Request) -> Response:
         raise URITooLong(f"the query is over {MAX_QUERY_BYTES:,} bytes")
     params = _query(request.scope["query_string"])
     message = service.signer.verify(request.url.path, params)
-    job = _planned(service, request.path_params["file"], params)
+    job = await _planned(service, request.path_params["file"], params)
     job, key, entry, source = await service.image(job)
     cache_control = service.cache_control(job)
     spelled = canonically_spelled(url.decode("latin-1"), message, params)
@@ -63,12 +63,16 @@ def _query(raw: bytes) -> list[tuple[str, str]]:
         raise BadRequest("the query is not UTF-8") from None
 
 
-def _planned(service: Service, file: str, params: list[tuple[str, str]]) -> Job:
-    """The job a signed image URL names (its file ``name.format`` and its parameters)."""
+async def _planned(service: Service, file: str, params: list[tuple[str, str]]) -> Job:
+    """The job a signed image URL names (its file ``name.format`` and its parameters): the
+    version it was signed for (``v``), while the store keeps it, else the one served."""
     name, dot, format = file.rpartition(".")
     if not dot:
         raise NotFound("image URLs end in .jpg, .png or .gif")
     template = service.catalog.get(name)
+    version = dict(params).get("v")
+    if version and version != template.version:
+        template = await service.store.template_at(name, version)
     names = [name for name, _ in params]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -129,7 +133,9 @@ async def create_urls(request: Request) -> JSONResponse:
         raise BadRequest("exp must be unix seconds")
 
     path = f"/i/{template.name}.{format}"
-    extra = {"at": str(int(at.timestamp()))} if at else {}
+    extra = {"v": template.version}
+    if at:
+        extra["at"] = str(int(at.timestamp()))
     if exp is not None:
         extra["exp"] = str(exp)
     urls: list[str | None] = []
@@ -202,7 +208,7 @@ async def purge_image(request: Request) -> Response:
     parts = urlsplit(request.query_params.get("url", ""))
     params = _query(parts.query.encode("latin-1", "replace"))
     service.signer.verify(parts.path, params)
-    job = _planned(service, parts.path.removeprefix("/i/"), params)
+    job = await _planned(service, parts.path.removeprefix("/i/"), params)
     job = await service.live.resolve(job)
     await service.cache.purge(job.key())
     await service.store.announce_purge(job.key())  # every other process's L1
@@ -221,11 +227,14 @@ async def sample_image(request: Request) -> Response:
 
 
 async def preview(request: Request) -> Response:
-    """``POST /v1/templates/{name}/preview``: render any values, with the figures."""
+    """``POST /v1/templates/{name}/preview``: render any values, with the figures; of a kept
+    version when the body names one."""
     service: Service = request.app.state.service
     authorize(request, service.settings.api_keys)
     template = service.catalog.get(request.path_params["name"])
-    body = await json_body(request, {"fields", "format", "budget", "at"})
+    body = await json_body(request, {"fields", "format", "budget", "at", "version"})
+    if body.get("version") not in (None, template.version):  # a kept version, not the served
+        template = await service.store.template_at(template.name, str(body["version"]))
     values = body.get("fields", {})
     if not isinstance(values, dict):
         raise BadRequest("fields must be an object of field values")

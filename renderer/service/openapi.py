@@ -15,6 +15,8 @@ IMAGE = {
     "content": {"image/jpeg": {}, "image/png": {}, "image/gif": {}},
 }
 AUTH = [{"bearer": []}]
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -166,8 +168,17 @@ SPEC: dict[str, Any] = {
                 "summary": "Upload a template: a zip (application/zip) or its files (multipart);"
                 " stored only when lint finds no error",
                 "security": AUTH,
+                "parameters": [
+                    {
+                        "name": "dry_run",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "store nothing: answer the would-be version and sample",
+                    }
+                ],
                 "responses": {
-                    "201": _json("Stored: name, version and lint report"),
+                    "200": _json("Dry run: lint, version, replaces, sample (a data URL)"),
+                    "201": _json("Stored: name, version, the version it replaces, lint report"),
                     "400": ERROR,
                     "401": ERROR,
                     "413": ERROR,
@@ -228,10 +239,46 @@ SPEC: dict[str, Any] = {
                             "format": {"enum": ["jpg", "png", "gif"]},
                             "budget": {"type": ["string", "integer"]},
                             "at": {"type": ["integer", "string"]},
+                            "version": {"type": "string"},
                         },
                     }
                 ),
-                "responses": {"200": IMAGE, "400": ERROR, "401": ERROR, "404": ERROR},
+                "responses": {
+                    "200": IMAGE,
+                    "400": ERROR,
+                    "401": ERROR,
+                    "404": ERROR,
+                    "410": ERROR,
+                },
+            }
+        },
+        "/v1/templates/{name}/versions": {
+            "get": {
+                "summary": "The kept versions, newest first: who, when, lint, files; the current",
+                "security": AUTH,
+                "parameters": [NAME],
+                "responses": {"200": _json("Versions"), "401": ERROR, "404": ERROR},
+            }
+        },
+        "/v1/templates/{name}/versions/{version}/restore": {
+            "post": {
+                "summary": "Roll back: serve a kept version again",
+                "security": AUTH,
+                "parameters": [NAME, VERSION],
+                "responses": {"200": _json("Served"), "401": ERROR, "404": ERROR, "410": ERROR},
+            }
+        },
+        "/v1/templates/{name}/versions/{version}": {
+            "delete": {
+                "summary": "Retire a kept version: its signed URLs answer 410",
+                "security": AUTH,
+                "parameters": [NAME, VERSION],
+                "responses": {
+                    "204": {"description": "Retired"},
+                    "401": ERROR,
+                    "409": ERROR,
+                    "410": ERROR,
+                },
             }
         },
         "/v1/live/{kind}/{key}": {

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from renderer.core.errors import RendererError
 
-RESERVED = ("at", "exp", "kid", "sig")
+RESERVED = ("at", "exp", "kid", "sig", "v")  # v: the template version signed for
 
 
 class SignatureError(RendererError):

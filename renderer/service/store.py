@@ -14,7 +14,9 @@ them, reloads everything and empties its L1 (a purge may be among them).
 The templates folder is the seed: at start each of its templates is stored, and becomes
 current, when its version differs from the one the folder brought last time. An upload or a
 delete then wins until the folder's copy itself changes. At most ``KEEP_VERSIONS`` versions
-of a template keep their files; older ones are retired (their record stays, saying when).
+of a template keep their files; older ones are retired (their record stays, saying when). A
+kept version can be made current again (``restore``), retired by hand (``retire``), and is
+built on demand for a signed URL or a preview that names it (``template_at``).
 """
 
 import asyncio
@@ -35,6 +37,7 @@ from renderer.core.errors import RendererError, TemplateError
 from renderer.service import keys
 from renderer.service.backend import RedisBackend
 from renderer.service.cache import ImageCache
+from renderer.service.store_scripts import DELETE, PUBLISH, RETIRE
 
 log = logging.getLogger(__name__)
 
@@ -45,43 +48,23 @@ RETRY_SECONDS = 2.0
 STORE_ROOT = Path("/mms-renderer-store")  # where a stored version says it lives: never read
 _FAILED = object()
 
-# KEYS: current, history, the version's key, events, seeded. ARGV: name, version, now, versions
-# kept, events kept, seed. Makes the version current and tells every process; a seed only if
-# the folder has not brought this version before. Retires versions past the newest kept.
-PUBLISH = """
-if ARGV[6] == '1' then
-  if redis.call('HGET', KEYS[5], ARGV[1]) == ARGV[2] then return 0 end
-  redis.call('HSET', KEYS[5], ARGV[1], ARGV[2])
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'kind', 'template', 'name', ARGV[1])
-local prefix = string.sub(KEYS[3], 1, #KEYS[3] - #ARGV[2])
-for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, -tonumber(ARGV[4]) - 1)) do
-  if old ~= ARGV[2] then
-    for _, field in ipairs(redis.call('HKEYS', prefix .. old)) do
-      if string.sub(field, 1, 2) == 'f:' then redis.call('HDEL', prefix .. old, field) end
-    end
-    redis.call('HSET', prefix .. old, 'retired_at', ARGV[3])
-    redis.call('ZREM', KEYS[2], old)
-  end
-end
-return 1
-"""
-# KEYS: current, events. ARGV: name, events kept.
-DELETE = """
-local version = redis.call('HGET', KEYS[1], ARGV[1])
-if not version or version == '' then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], '')
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'kind', 'template', 'name', ARGV[1])
-return 1
-"""
-
 
 class StoreUnavailable(RendererError):
     code = "store_unavailable"
     status = 503
     retry_after = 2
+
+
+class VersionRetired(RendererError):
+    """A signed URL, a preview or a roll-back names a version whose files are gone."""
+
+    code = "version_retired"
+    status = 410
+
+
+class VersionIsCurrent(RendererError):
+    code = "version_is_current"
+    status = 409
 
 
 class TemplateStore:
@@ -95,6 +78,7 @@ class TemplateStore:
         self._from_folder = dict(catalog.templates)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lints: LRUCache = LRUCache(maxsize=256)  # (name, version) -> lint report
+        self._older: LRUCache = LRUCache(maxsize=8)  # (name, version) -> Template not served
         self._last_id = "0-0"
         self._follower: asyncio.Task | None = None
         self._reader: redis.Redis | None = None
@@ -136,6 +120,57 @@ class TemplateStore:
         if done:
             await self.sync(name)
         return bool(done)
+
+    async def restore(self, name: str, version: str) -> None:
+        """Make a kept version of ``name`` current again everywhere (a roll-back)."""
+        await self.kept(name, version)
+        await self._publish(name, version, seed=False)
+        await self.sync(name)
+
+    async def retire(self, name: str, version: str) -> None:
+        """Drop a kept version's files (its record stays); never the one served."""
+        await self.kept(name, version)
+        script_keys = [
+            keys.templates_current(),
+            keys.template_history(name),
+            keys.template_version(name, version),
+            keys.events(),
+        ]
+        arguments = [name, version, str(time.time()), str(EVENTS_KEPT)]
+        done = await self._script(RETIRE, script_keys, arguments)
+        if done == -1:
+            raise VersionIsCurrent(
+                f"{name} serves version {version}: roll back to another one first, "
+                "or delete the template"
+            )
+        self._retired(name, version)
+
+    async def kept(self, name: str, version: str) -> dict[str, Any]:
+        """The record of a version whose files are kept; VersionRetired if they are not."""
+        meta = await self._meta(name, version)
+        if meta is None:
+            raise VersionRetired(f"{name} has no version {version!r} in the template store")
+        if meta["retired_at"] is not None:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(meta["retired_at"]))
+            raise VersionRetired(f"version {version} of {name} was retired on {when}")
+        return meta
+
+    async def template_at(self, name: str, version: str) -> Template:
+        """A kept version of ``name``, built (and kept for a few renders more); the one
+        served when it is that version. VersionRetired when its files are gone."""
+        served = self.catalog.get(name)
+        if served.version == version:
+            return served
+        template = self._older.get((name, version))
+        if template is None:
+            await self.kept(name, version)
+            files = await self.files(name, version)
+            if files is None:
+                raise VersionRetired(f"version {version} of {name} was just retired")
+            folder = STORE_ROOT / name / version
+            template = await asyncio.to_thread(build_template, name, files, folder)
+            self._older[name, version] = template
+        return template
 
     async def announce_purge(self, key: str) -> None:
         """Tell every process to drop an image from its L1 (this one has already)."""
@@ -248,6 +283,13 @@ class TemplateStore:
             await self.sync(event[b"name"].decode())
         elif kind == b"purge":
             self.cache.drop_local(event[b"key"].decode())
+        elif kind == b"retired":
+            self._retired(event[b"name"].decode(), event[b"version"].decode())
+
+    def _retired(self, name: str, version: str) -> None:
+        """A version's URLs answer 410 from now on, also those remembered."""
+        self._older.pop((name, version), None)
+        self.cache.forget_urls()
 
     async def _recover(self) -> None:
         """Back after an outage: the events missed are read next, unless the stream was

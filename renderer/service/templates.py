@@ -5,19 +5,24 @@ lint runs in the render pool (503 with Retry-After when it is full, like a rende
 upload's lint in a child process within the work budget.
 """
 
+import asyncio
+import base64
+
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from renderer.core import lint
-from renderer.core.catalog import Template
+from renderer.core import fields, lint
+from renderer.core.catalog import Template, build_template, version_of
 from renderer.core.errors import UnknownTemplate
 from renderer.core.limits import MAX_TEMPLATE_FILES
+from renderer.core.render import plan
 from renderer.service import upload
 from renderer.service.http import BadRequest, authorize, error_response, limited, read_body
 from renderer.service.limits import MAX_BODY_BYTES, MAX_UPLOAD_BYTES
 from renderer.service.state import Service
+from renderer.service.store import STORE_ROOT
 
 
 async def list_templates(request: Request) -> JSONResponse:
@@ -39,7 +44,8 @@ async def upload_template(request: Request) -> JSONResponse:
     """``POST /v1/templates``: a zip of a template folder (``application/zip``), its files as
     multipart form parts, or a raw design-tool export (``image/svg+xml`` with ``?name=``,
     ``&force=1`` to replace) given a manifest skeleton; stored only if lint finds no error.
-    The answer is the lint (and, for an export, what it holds)."""
+    The answer is the lint (and, for an export, what it holds) and the version it replaces;
+    ``?dry_run=1`` stores nothing and answers the would-be version and sample render."""
     service: Service = request.app.state.service
     who = authorize(request, service.settings.api_keys)
     found = None
@@ -69,8 +75,23 @@ async def upload_template(request: Request) -> JSONResponse:
             f"{name}: {report['errors']} lint errors; nothing was stored",
             lint=report,
         )
+    served = service.catalog.templates.get(name)
+    answer = {"template": name, "replaces": served.version if served else None, "lint": report}
+    if "dry_run" in request.query_params:
+        return JSONResponse({**answer, **await _would_be(service, name, files)})
     version = await service.store.publish(name, files, report, who)
-    return JSONResponse({"template": name, "version": version, "lint": report}, status_code=201)
+    return JSONResponse({**answer, "version": version}, status_code=201)
+
+
+async def _would_be(service: Service, name: str, files: dict[str, bytes]) -> dict:
+    """What a clean upload would store, without storing it: its version and its sample
+    render (a data URL), for the studio to show beside the one served before replacing it."""
+    version = version_of(files)
+    template = await asyncio.to_thread(build_template, name, files, STORE_ROOT / name / version)
+    raw = fields.example_values(template.fields, "sample")
+    _, _, entry, _ = await service.image(plan(template, raw, format="jpg"))
+    sample = "data:image/jpeg;base64," + base64.b64encode(entry.data).decode()
+    return {"version": version, "dry_run": True, "sample": sample}
 
 
 async def _parts(request: Request) -> list[tuple[str, bytes]]:
