@@ -2,17 +2,20 @@
 // outlines over the image, a signed URL for the values shown.
 "use strict";
 
-import { apiKey, auth, el, errorBody, keyInput } from "./page.js";
+import { apiKey, ask, auth, el, errorBody, keyInput } from "./page.js";
 import { setupAudience } from "./audience.js";
+import { short, showVersions } from "./versions.js";
 
 const NUMBERS = { int: "numeric", money: "decimal" };
 let template = null;
 let findings = [];
 let controller = null; // the preview request in flight; a newer one aborts it
+let shownVersion = null; // a kept version previewed instead of the one served
 const $ = (id) => document.getElementById(id);
 
-export async function showEditor(app, studio, name) {
+export async function showEditor(app, studio, name, note = "") {
   app.replaceChildren($("editor").content.cloneNode(true));
+  shownVersion = null;
   const response = await fetch("/v1/templates/" + name);
   if (!response.ok) {
     app.replaceChildren(el("p", { class: "message", role: "alert", text: (await errorBody(response)).message }));
@@ -38,7 +41,23 @@ export async function showEditor(app, studio, name) {
   $("budget").addEventListener("input", schedule);
   $("key-prompt-focus").addEventListener("click", () => keyInput.focus());
   new ResizeObserver(drawBoxes).observe($("preview"));
-  studio.refresh = () => preview(studio);
+  const actions = {
+    select(version, said = "") { // preview a kept version (null: the one served)
+      shownVersion = version;
+      $("version-banner").hidden = !version;
+      $("version-banner-text").textContent = version
+        ? `Previewing version ${short(version)}, not the one served (signed URLs are made for the one served). ` : "";
+      $("copy-url").disabled = Boolean(version);
+      preview(studio);
+      if (version) $("stage-column").scrollIntoView({ block: "start" });
+      showVersions(template, version, actions, said);
+    },
+    reload: (said) => showEditor(app, studio, name, said),
+  };
+  $("version-back").addEventListener("click", () => actions.select(null));
+  $("delete-template").addEventListener("click", () => deleteTemplate(studio));
+  studio.refresh = () => { preview(studio); showVersions(template, shownVersion, actions); };
+  showVersions(template, null, actions, note);
   setupAudience(template, settings, (row) => {
     // exactly what the row sent: the defaults apply to the rest, as they did in the grid
     for (const field of Object.keys(template.fields)) setValue(form.elements[field], row[field] ?? "");
@@ -148,6 +167,7 @@ async function preview(studio) {
   if (controller) controller.abort();
   const mine = (controller = new AbortController());
   const body = { fields: values(), ...settings() };
+  if (shownVersion) body.version = shownVersion;
   setBusy(true);
   $("stage-column").classList.add("stale");
   const started = performance.now();
@@ -261,4 +281,20 @@ async function copyUrl() {
   output.value = url;
   output.select();
   if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
+}
+
+/** Stop serving the template everywhere, once asked; the gallery then offers to undo it. */
+async function deleteTemplate(studio) {
+  const yes = await ask(`Delete ${template.name}?`, [
+    el("p", { text: "Every worker stops serving it within a second; its images' URLs answer 404 Not Found." }),
+    el("p", { text: "Its versions are kept: Undo, or a roll-back, brings it back." }),
+  ], "Delete template");
+  if (!yes) return;
+  const response = await fetch(`/v1/templates/${template.name}`, { method: "DELETE", headers: auth() });
+  if (!response.ok) {
+    $("url-message").textContent = (await errorBody(response)).message;
+    return;
+  }
+  studio.notice = { text: `Deleted ${template.name}.`, undo: { name: template.name, version: template.version } };
+  location.hash = "#/";
 }

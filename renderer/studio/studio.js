@@ -3,11 +3,12 @@
 // no inline scripts or handlers (a strict Content-Security-Policy holds).
 "use strict";
 
-import { auth, el, keyInput } from "./page.js";
+import { auth, el, errorBody, keyInput } from "./page.js";
 import { showEditor } from "./editor.js";
+import { upload } from "./upload.js";
 
 const app = document.getElementById("app");
-const studio = { lastPreview: null, refresh: null };
+const studio = { lastPreview: null, refresh: null, notice: null };
 window.studio = studio;
 
 keyInput.value = sessionStorage.getItem("apiKey") || "";
@@ -37,25 +38,35 @@ async function showGallery() {
   for (const broken of listing.errors) {
     cards.append(el("div", { class: "card", text: "broken: " + broken.error }));
   }
-  document.getElementById("upload").addEventListener("submit", upload);
+  showNotice();
+  document.getElementById("upload").addEventListener("submit", (event) => {
+    event.preventDefault();
+    upload(document.getElementById("upload-file").files[0], document.getElementById("upload-result"), (notice) => {
+      studio.notice = notice;
+      showGallery();
+    });
+  });
 }
 
-async function upload(event) {
-  event.preventDefault();
-  const file = document.getElementById("upload-file").files[0];
-  const result = document.getElementById("upload-result");
-  if (!file) return;
-  const response = await fetch("/v1/templates", {
-    method: "POST", headers: { ...auth(), "Content-Type": "application/zip" }, body: file,
-  });
-  const body = await response.json();
-  const report = body.lint || (body.error && body.error.lint);
-  result.replaceChildren(el("li", { class: response.ok ? "" : "error",
-    text: response.ok ? `stored ${body.template} (version ${body.version})` : body.error.message }));
-  for (const f of (report ? report.findings : [])) {
-    result.append(el("li", { class: f.severity, text: `${f.rule}: ${f.message}` }));
+/** What the last action did (stored, deleted), said once at the top of the gallery; a delete
+ * can be undone there (the template's last version is kept). */
+function showNotice() {
+  const notice = studio.notice, node = document.getElementById("notice");
+  studio.notice = null;
+  node.hidden = !notice;
+  if (!notice) return;
+  node.replaceChildren(notice.text, " ");
+  if (notice.open) node.append(el("a", { href: "#/t/" + notice.open, text: `Open ${notice.open}` }));
+  if (notice.undo) {
+    const undo = el("button", { type: "button", class: "link", text: "Undo" });
+    undo.addEventListener("click", async () => {
+      const { name, version } = notice.undo;
+      const response = await fetch(`/v1/templates/${name}/versions/${version}/restore`, { method: "POST", headers: auth() });
+      studio.notice = response.ok ? { text: `${name} is back.`, open: name } : { text: (await errorBody(response)).message };
+      showGallery();
+    });
+    node.append(undo);
   }
-  if (response.ok) showGallery();
 }
 
 route();
