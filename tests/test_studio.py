@@ -160,6 +160,7 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     page.click("#upload button")
     page.wait_for_selector(".card[data-template=fine]")
     assert httpx.get(f"{server.url}/v1/templates/fine").status_code == 200, "stored"
+    assert page.inner_text("#notice").startswith("Stored fine, version "), "and it says so"
 
     heavy = template_files("heavy")
     heavy["template.svg"] = heavy["template.svg"].replace(

@@ -104,6 +104,8 @@ def test_versions_listed_old_urls_keep_theirs_roll_back_and_retire(promo):
         httpx.post(f"{base}/0123456789abcdef/restore", headers=AUTH),
     ):
         assert answer.status_code == 410 and answer.json()["error"]["code"] == "version_retired"
+    not_one = httpx.post(f"{base}/{'x' * 500}/restore", headers=AUTH)
+    assert not_one.status_code == 400 and "16 hexadecimal digits" in not_one.text
     listed = httpx.get(base, headers=AUTH).json()
     assert [v["version"] for v in listed["versions"]] == [white], "a retired one is not listed"
     assert httpx.get(f"{server.url}/v1/templates/nope/versions", headers=AUTH).status_code == 404

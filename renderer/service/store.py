@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -47,6 +48,7 @@ BLOCK_MS = 1000
 RETRY_SECONDS = 2.0
 STORE_ROOT = Path("/mms-renderer-store")  # where a stored version says it lives: never read
 _FAILED = object()
+VERSION = re.compile(r"[0-9a-f]{16}")  # what catalog.version_of names a version
 
 
 class StoreUnavailable(RendererError):
@@ -147,6 +149,8 @@ class TemplateStore:
 
     async def kept(self, name: str, version: str) -> dict[str, Any]:
         """The record of a version whose files are kept; VersionRetired if they are not."""
+        if not VERSION.fullmatch(version):
+            raise RendererError(f"{version[:40]!r} is not a version: 16 hexadecimal digits")
         meta = await self._meta(name, version)
         if meta is None:
             raise VersionRetired(f"{name} has no version {version!r} in the template store")
