@@ -184,6 +184,9 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     lines = page.locator("#findings li").all_inner_texts()
     assert len(lines) == len(set(lines)), "each finding once"
     assert sum("text-area" in line for line in lines) == 1
+    outlines_follow_the_values_shown(server, page, tmp_path)
+    page.goto(f"{server.url}/studio/#/t/heavy")
+    page.wait_for_selector("#boxes .box")
     wide = page.locator("#boxes .box").first.bounding_box()["width"]
     page.set_viewport_size({"width": 390, "height": 844})  # the outlines follow the image
     page.wait_for_function(f"() => document.querySelector('#boxes .box').offsetWidth < {wide} - 1")
@@ -191,6 +194,41 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     box = page.locator("#boxes .box").first.bounding_box()
     assert image["x"] <= box["x"] and box["x"] + box["width"] <= image["x"] + image["width"] + 1
     finish(page, "studio-lint.png", expected_status=[422])
+
+
+def outlines_follow_the_values_shown(server, page, tmp_path):
+    """A name cut with "…" at the extreme values is outlined where it is drawn for the name
+    in the form, and the outline moves with it."""
+    from .test_upload import post, template_files, zipped
+
+    files = template_files("cut")
+    files["template.svg"] = files["template.svg"].replace(
+        'data-fit-width="360" data-min-size="8"',
+        'id="greeting" data-fit-width="300" data-min-size="40"',
+    )
+    assert post(server, zipped(files)).status_code == 201
+    page.goto(f"{server.url}/studio/#/t/cut")
+    outline = "#boxes .box[data-element=greeting]"
+    for name in ("Ana", "Annabelle"):
+        page.fill("input[name=first_name]", name)
+        page.wait_for_function(
+            "n => (document.querySelector('#preview').dataset.values || '').includes(n)", arg=name
+        )
+        page.wait_for_selector(outline)
+        answer = httpx.post(
+            f"{server.url}/v1/templates/cut/preview",
+            headers=AUTH,
+            json={"fields": {"first_name": name}, "format": "jpg"},
+        )
+        [[element, x, _, width, _]] = json.loads(answer.headers["x-render-boxes"])
+        image = page.locator("#preview").bounding_box()
+        drawn = page.locator(outline).bounding_box()
+        scale = image["width"] / 400
+        assert element == "greeting" and page.locator("#boxes .box").count() == 1
+        assert abs(drawn["x"] - image["x"] - x * scale) <= 2, f"{name}: where it is drawn"
+        assert abs(drawn["width"] - width * scale) <= 2, f"{name}: as wide as it is drawn"
+    assert "text-cut" in page.inner_text("#findings")
+    page.screenshot(path=str(ARTIFACTS / "studio-outline-values.png"))
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])

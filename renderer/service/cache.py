@@ -44,6 +44,7 @@ class Entry:
     frames: int = 1
     notes: str = ""  # what an animation gave up to fit its budget; characters no font has
     fit: str = ""  # text drawn smaller or cut: "id=fitted 72px, id=cut 48px" (X-Render-Fit)
+    boxes: str = ""  # where the text set at these values is: JSON [[id, x, y, w, h], ...]
 
     def pack(self) -> bytes:
         header = {k: v for k, v in asdict(self).items() if k != "data"}

@@ -262,6 +262,7 @@ async def preview(request: Request) -> Response:
             "X-Render-Frames": str(entry.frames),
             "X-Render-Notes": entry.notes,
             "X-Render-Fit": entry.fit,
+            "X-Render-Boxes": entry.boxes,
             "X-Template-Version": template.version,
         },
     )

@@ -5,6 +5,7 @@ image: live values read, the cache asked, and on a miss the render run in the po
 """
 
 import asyncio
+import json
 import logging
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -132,4 +133,5 @@ def draw(job: Job) -> Entry:
             for f in result.fitted
             if f.shrunk
         ),
+        boxes=json.dumps([[f.id, *(round(n) for n in f.box)] for f in result.fitted if f.box]),
     )

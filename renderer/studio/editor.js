@@ -9,6 +9,7 @@ import { short, showVersions } from "./versions.js";
 const NUMBERS = { int: "numeric", money: "decimal" };
 let template = null;
 let findings = [];
+let shownBoxes = []; // [[element id, x, y, w, h]] of the text in the image shown
 let controller = null; // the preview request in flight; a newer one aborts it
 let shownVersion = null; // a kept version previewed instead of the one served
 const $ = (id) => document.getElementById(id);
@@ -221,6 +222,7 @@ function show(studio, response, blob, digest, body, elapsed) {
     if (h("X-Render-Notes")) {  // what the render gave up: animation steps, characters no font has
       $("stats").append(el("div", { class: "notes", text: h("X-Render-Notes") }));
     }
+    shownBoxes = JSON.parse(h("X-Render-Boxes") || "[]");
     img.dataset.sha256 = digest;
     img.dataset.format = body.format;
     img.dataset.values = JSON.stringify(body.fields);
@@ -249,15 +251,31 @@ async function showLint() {
   drawBoxes();
 }
 
+/** Outline what lint flagged where it is in the image shown: an element the preview set at the
+ * form's values (X-Render-Boxes) at that place, other findings at the box lint measured; one
+ * outline per element, however many findings name it. */
 function drawBoxes() {
   const img = $("preview"), boxes = $("boxes");
   if (!img || !boxes || !img.clientWidth || !template) return;
   const scale = img.clientWidth / template.width;
-  boxes.replaceChildren(...findings.filter((f) => f.box).map((f) => {
-    const [x, y, w, h] = f.box.map((n) => n * scale);
-    const box = el("div", { class: "box", title: f.message });
-    Object.assign(box.style, { left: `${x}px`, top: `${y}px`, width: `${w}px`, height: `${h}px` });
-    return box;
+  const where = new Map(); // element id -> its box now (null when two elements share the id)
+  for (const [id, ...box] of shownBoxes) {
+    if (id !== "text") where.set(id, where.has(id) ? null : box); // "text": an element without an id
+  }
+  const outlines = new Map();
+  for (const f of findings) {
+    const now = f.element ? where.get(f.element) : null;
+    const box = now || f.box;
+    if (!box) continue;
+    const key = now ? "element:" + f.element : "box:" + box.join(",");
+    if (!outlines.has(key)) outlines.set(key, { box, element: now ? f.element : null, notes: new Set() });
+    outlines.get(key).notes.add(`${f.rule}: ${f.message}`);
+  }
+  boxes.replaceChildren(...[...outlines.values()].map(({ box, element, notes }) => {
+    const [x, y, w, h] = box.map((n) => n * scale);
+    const node = el("div", { class: "box", title: [...notes].join("\n"), "data-element": element });
+    Object.assign(node.style, { left: `${x}px`, top: `${y}px`, width: `${w}px`, height: `${h}px` });
+    return node;
   }));
 }
 

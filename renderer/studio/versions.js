@@ -30,7 +30,8 @@ export async function showVersions(template, selected, actions, note = "") {
 function lintSummary(lint) {
   if (!lint) return "not linted yet";
   if (!lint.errors && !lint.warnings) return "lint clean";
-  return `lint: ${lint.errors} errors, ${lint.warnings} warnings`;
+  const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  return `lint: ${count(lint.errors, "error")}, ${count(lint.warnings, "warning")}`;
 }
 
 function row(template, v, selected, actions) {
