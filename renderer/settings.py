@@ -10,7 +10,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from renderer.core.errors import RendererError
@@ -23,7 +23,12 @@ DEV_SIGNING_KEYS = {"dev": b"mms-renderer-development-key-do-not-use"}
 DEV_API_KEY = "dev-api-key"
 TWILIO = "https://api.twilio.com"
 # The bundled sandbox provider's defaults (``mms-renderer sandbox-provider``)
-SANDBOX = {"sid": "ACsandbox", "token": "sandbox-token", "url": "http://127.0.0.1:8010"}
+SANDBOX = {
+    "sid": "ACsandbox",
+    "token": "sandbox-token",
+    "url": "http://127.0.0.1:8010",
+    "from": "+15005550006",  # Twilio's test sender number
+}
 HELP_TEXT = "Msg frequency varies. Msg & data rates may apply. Reply STOP to cancel."
 
 
@@ -138,6 +143,7 @@ class CampaignSettings:
     help_text: str  # the answer to HELP
     claim_seconds: float  # a worker's job untouched this long is taken over by another
     privacy_key: str  # the phone-hash key; empty: made once and kept in Redis
+    test_from: str = ""  # the sender of the studio's test messages (number or MG... SID)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "CampaignSettings":
@@ -161,6 +167,21 @@ class CampaignSettings:
             help_text=read.text("HELP_TEXT", HELP_TEXT),
             claim_seconds=read.number("CLAIM_SECONDS", "30", kind=float, low=0.1),
             privacy_key=read.text("PRIVACY_KEY"),
+            test_from=read.text("TEST_FROM", sandbox.get("from", "")),
+        )
+
+    def or_sandbox(self) -> "CampaignSettings":
+        """These settings, or, when no provider is configured at all, the bundled sandbox
+        provider at its default address (the development service's test messages)."""
+        if self.twilio_auth_token or self.provider == "sandbox":
+            return self
+        return replace(
+            self,
+            provider="sandbox",
+            twilio_account_sid=SANDBOX["sid"],
+            twilio_auth_token=SANDBOX["token"],
+            twilio_base_url=SANDBOX["url"],
+            test_from=self.test_from or SANDBOX["from"],
         )
 
 

@@ -5,7 +5,6 @@ deletes; a template is deleted (and undone) from the page."""
 import hashlib
 
 import httpx
-import pytest
 
 from .conftest import API_KEY, AUTH
 from .test_studio import (
@@ -13,19 +12,13 @@ from .test_studio import (
     DESKTOP,
     PHONE,
     axe_violations,
+    browser,  # noqa: F401  (the Chromium fixture)
     finish,
-    launch,
     no_overflow,
     open_page,
 )
 from .test_upload import template_files, zipped
 from .test_versions import BLUE, RED, WHITE, colour_of, near, upload
-
-
-@pytest.fixture
-def chromium():
-    with launch() as browser:
-        yield browser
 
 
 def choose(page, tmp_path, colour: str) -> None:
@@ -41,14 +34,17 @@ def versions(server) -> dict:
 
 
 def test_replace_asks_with_a_visual_diff_then_roll_back_delete_and_undo(
-    start_server, chromium, request, tmp_path
+    start_server,
+    browser,  # noqa: F811
+    request,
+    tmp_path,
 ):
     folder = tmp_path / "templates"
     folder.mkdir()
     server = start_server({"RENDERER_TEMPLATES": str(folder)})
     white = upload(server, WHITE).json()["version"]
-    on_a_desktop(server, open_page(chromium, DESKTOP, request), tmp_path, white)
-    on_a_phone(server, open_page(chromium, PHONE, request), tmp_path)
+    on_a_desktop(server, open_page(browser, DESKTOP, request), tmp_path, white)
+    on_a_phone(server, open_page(browser, PHONE, request), tmp_path)
 
 
 def on_a_desktop(server, page, tmp_path, white: str) -> None:

@@ -101,10 +101,14 @@ def state(phone: str) -> str | None:
 
 def window_for(campaign: Campaign, phone: str) -> Window:
     """The stricter of the campaign's window and the recipient's state rule."""
-    rule = campaign.state_windows.get(state(phone) or "")
+    return window_of(campaign.quiet_hours, campaign.state_windows, phone)
+
+
+def window_of(base: Window, state_windows: dict[str, Window], phone: str) -> Window:
+    """The stricter of ``base`` and the state rule of the number's area, if any."""
+    rule = state_windows.get(state(phone) or "")
     if rule is None:
-        return campaign.quiet_hours
-    base = campaign.quiet_hours
+        return base
     return Window(max(base.start, rule.start), min(base.end, rule.end), rule.max_per_24h)
 
 

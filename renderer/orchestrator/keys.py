@@ -9,6 +9,7 @@ ACTIVE_CAMPAIGNS = f"{PREFIX}:campaigns"  # campaigns with work left
 ALL_CAMPAIGNS = f"{PREFIX}:campaigns:all"
 SUPPRESSED = f"{PREFIX}:suppressed"  # keyed hashes of the numbers that said STOP
 SECRETS = f"{PREFIX}:keys"  # the phone-hash and link-signing keys (keyring.py)
+TEST_SENDS = "!test"  # the owner of a studio test message's receipts (never a campaign id)
 
 
 def message_owner(sid: str) -> str:
@@ -20,6 +21,17 @@ def message_owner(sid: str) -> str:
 def held_receipts(sid: str) -> str:
     """Delivery receipts that arrived before the worker recorded ``sid`` (a list, with a TTL)."""
     return f"{PREFIX}:sid:{{{sid}}}:held"
+
+
+def test_send(sid: str) -> str:
+    """A test message sent from the studio: who, where, the provider's answer and every
+    delivery receipt (a hash, kept a week). Its receipts find it through ``message_owner``."""
+    return f"{PREFIX}:test-send:{{{sid}}}"
+
+
+def test_send_receipts(sid: str) -> str:
+    """A test message's delivery receipts as they arrived (a list, kept with it)."""
+    return f"{PREFIX}:test-send:{{{sid}}}:receipts"
 
 
 def inbound_seen(message_id: str) -> str:

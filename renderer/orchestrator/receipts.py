@@ -15,6 +15,7 @@ the provider suppresses the number.
 """
 
 import json
+import time
 from collections.abc import Callable
 
 import redis
@@ -24,6 +25,7 @@ from renderer.orchestrator.ledger import Ledger
 from renderer.orchestrator.providers.base import ErrorClass, StatusUpdate
 
 HOLD_SECONDS = 24 * 3600
+TEST_SECONDS = 7 * 24 * 3600  # a studio test message's record is kept this long
 OWNER_SECONDS = 30 * 24 * 3600
 ORDER = {"sent": 1, "delivered": 2, "failed": 2}
 # Receipts move a state forward only: a late "sent" never overwrites "delivered".
@@ -82,6 +84,8 @@ def own(client: redis.Redis, sid: str, campaign: str, key: str, classify: Classi
 
 def _apply(client: redis.Redis, owner: str, update: StatusUpdate, classify: Classify) -> bool:
     campaign, key = owner.split("|", 1)
+    if campaign == keys.TEST_SENDS:
+        return _apply_to_test(client, key, update, classify)
     ledger = Ledger(client, campaign)
     failed = update.state == "failed"
     fields = {"error": update.error_code} if update.error_code and failed else {}
@@ -95,3 +99,18 @@ def _apply(client: redis.Redis, owner: str, update: StatusUpdate, classify: Clas
         elif kind == "opted_out":
             client.sadd(keys.SUPPRESSED, key)
     return moved
+
+
+def _apply_to_test(client: redis.Redis, key: str, update: StatusUpdate, classify: Classify) -> bool:
+    """A studio test message's receipt: every one is kept, in order of arrival, for the page;
+    its state moves forward only. An opt-out at the provider suppresses the number."""
+    receipt = {"state": update.state, "error": update.error_code, "at": time.time()}
+    client.rpush(keys.test_send_receipts(update.sid), json.dumps(receipt))
+    client.expire(keys.test_send_receipts(update.sid), TEST_SECONDS)
+    record = keys.test_send(update.sid)
+    if client.hget(record, "state") not in FORWARD[update.state]:
+        return False
+    client.hset(record, mapping={"state": update.state, "error": update.error_code or ""})
+    if update.error_code and classify(update.error_code) == "opted_out":
+        client.sadd(keys.SUPPRESSED, key)
+    return True

@@ -1,29 +1,48 @@
 """The campaigns' HTTP surface, which the render service mounts: the one seam between them.
 
 ``POST /v1/webhooks/status`` (delivery receipts), ``POST /v1/webhooks/inbound`` (replies:
-STOP, START, HELP) and ``GET /c/{code}`` (tracked links). Webhooks are verified by the
-provider (``providers/``) over the full URL it called, query string included, before anything
-is read; all three need the campaigns' Redis (RENDERER_REDIS_URL, else the data folder's
-embedded one, started on first use if no campaign command has started it yet: a STOP always
-has somewhere durable to go). When that store cannot be reached they answer 503 with
-Retry-After, never 500: the provider retries a webhook it could not deliver, so a STOP that
-arrives while Redis restarts is not lost.
+STOP, START, HELP), ``GET /c/{code}`` (tracked links), and the studio's test messages
+(``POST /v1/test-sends``, ``GET /v1/test-sends/{sid}``: ``testsend.py``), which check the
+API key with the service's ``authorize``, handed over when the app is assembled.
+
+Webhooks are verified by the provider (``providers/``) over the full URL it called, query
+string included, before anything is read. Every route needs the campaigns' Redis
+(RENDERER_REDIS_URL, else the data folder's embedded one, started on first use if no campaign
+command has started it yet: a STOP always has somewhere durable to go). When that store
+cannot be reached they answer 503 with Retry-After, never 500: the provider retries a
+webhook it could not deliver, so a STOP that arrives while Redis restarts is not lost.
 """
 
+import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from renderer.core.errors import RendererError
-from renderer.orchestrator import keyring, providers, receipts, redis_store, webhooks
+from renderer.orchestrator import (
+    keyring,
+    keys,
+    providers,
+    receipts,
+    redis_store,
+    testsend,
+    webhooks,
+)
 from renderer.orchestrator.keywords import Keyword
-from renderer.orchestrator.providers.base import Provider, WebhookRejected
+from renderer.orchestrator.providers.base import (
+    Ambiguous,
+    Provider,
+    Refused,
+    Unreachable,
+    WebhookRejected,
+)
 from renderer.settings import CampaignSettings
 
 ANSWERS = {
@@ -61,17 +80,27 @@ class NoSuchLink(RendererError):
     status = 404
 
 
+class ProviderFailed(RendererError):
+    """The provider refused a test message, or could not be reached: what it said."""
+
+    code = "provider_error"
+    status = 502
+
+
 class CampaignRoutes:
     """The routes, and what they share: settings, the provider, the campaigns' Redis."""
 
-    def __init__(self, settings: CampaignSettings):
+    def __init__(self, settings: CampaignSettings, authorize: Callable[[Request], str]):
         self.settings = settings
+        self.authorize = authorize  # who is asking (the service's API keys), or Unauthorized
         self._redis: redis.Redis | None = None
         self._provider: Provider | None = None
         self.routes: list[BaseRoute] = [
             Route("/v1/webhooks/status", self.status, methods=["POST"]),
             Route("/v1/webhooks/inbound", self.inbound, methods=["POST"]),
             Route("/c/{code}", self.tracked_link),
+            Route("/v1/test-sends", self.test_send, methods=["POST"]),
+            Route("/v1/test-sends/{sid}", self.test_message),
         ]
 
     async def status(self, request: Request) -> Response:
@@ -109,6 +138,44 @@ class CampaignRoutes:
             raise NoSuchLink("no such link")
         return RedirectResponse(target, status_code=302)
 
+    async def test_send(self, request: Request) -> JSONResponse:
+        """One real message from the studio, once the compliance rules allow it; the answer
+        is the provider's, and ``GET /v1/test-sends/{sid}`` follows its receipts."""
+        who = self.authorize(request)
+        wanted = testsend.read(await _json(request), self.settings.public_url)
+        provider = self._provider_or_fail()
+        if not self.settings.test_from:
+            raise CampaignsUnavailable("set RENDERER_TEST_FROM: the number test messages come from")
+        now = datetime.now(UTC)
+        key = await self._in_store(testsend.check, self.settings.privacy_key, wanted.phone, now)
+        callback = self.settings.public_url + "/v1/webhooks/status"
+        sender = self.settings.test_from
+        try:
+            accepted = await run_in_threadpool(testsend.send, provider, sender, wanted, callback)
+        except Refused as exc:
+            raise ProviderFailed(f"{provider.name} refused it: {exc.code} {exc.message}") from None
+        except (Unreachable, Ambiguous) as exc:
+            where = self.settings.twilio_base_url
+            hint = ""
+            if provider.name == "sandbox":
+                hint = " (start it: mms-renderer sandbox-provider)"
+            raise ProviderFailed(f"{provider.name} at {where}{hint}: {exc}") from None
+
+        def keep(client: redis.Redis) -> dict[str, Any]:
+            kept = testsend.record(client, accepted, wanted, key, who, provider.name)
+            receipts.own(client, accepted.sid, keys.TEST_SENDS, key, provider.classify)
+            return kept
+
+        return JSONResponse(await self._in_store(keep), status_code=201)
+
+    async def test_message(self, request: Request) -> JSONResponse:
+        """A test message's state and its delivery receipts so far."""
+        self.authorize(request)
+        found = await self._in_store(testsend.show, request.path_params["sid"][:64])
+        if found is None:
+            raise NoSuchLink("no test message with that id (they are kept a week)")
+        return JSONResponse(found)
+
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
@@ -142,7 +209,8 @@ class CampaignRoutes:
                 self._provider = providers.create(self.settings)
             except RendererError:
                 raise CampaignsUnavailable(
-                    "set RENDERER_TWILIO_AUTH_TOKEN to receive provider webhooks"
+                    "no provider is configured: set RENDERER_TWILIO_ACCOUNT_SID and "
+                    "RENDERER_TWILIO_AUTH_TOKEN (its webhooks and test messages need them)"
                 ) from None
         return self._provider
 
@@ -154,3 +222,16 @@ class CampaignRoutes:
                 log.warning("campaign webhooks: %s", exc)
                 raise StoreUnavailable(STORE_DOWN) from None
         return self._redis
+
+
+async def _json(request: Request, limit: int = 16_384) -> Any:
+    """A small JSON body (a test message's), read no further than ``limit`` bytes."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise testsend.TestSendRefused(f"the body is over {limit:,} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise testsend.TestSendRefused("the body is not valid JSON") from None

@@ -3,7 +3,8 @@
 Read a route's function, in the module its group is named for, to follow a request down:
 ``images`` (the signed image, batch URLs, purge, preview), ``templates``, ``live``, ``ops``;
 ``state.Service`` is what they share. The campaigns' routes (provider webhooks, tracked
-links) come from ``renderer.orchestrator.router``: the one place the service meets them.
+links, the studio's test messages) come from ``renderer.orchestrator.router``: the one place
+the service meets them; it hands them ``authorize`` for the routes that need an API key.
 """
 
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from starlette.routing import Mount, Route
 from renderer.orchestrator.router import CampaignRoutes
 from renderer.service import images, live, ops, studio, templates, versions
 from renderer.service.accesslog import AccessLog
-from renderer.service.http import EXCEPTION_HANDLERS
+from renderer.service.http import EXCEPTION_HANDLERS, authorize
 from renderer.service.state import Service
 from renderer.settings import CampaignSettings, ServiceSettings
 
@@ -26,7 +27,12 @@ def create_app(
 ) -> Starlette:
     """The service; with no arguments, configured from ``RENDERER_*`` variables."""
     service = Service(settings or ServiceSettings.from_env())
-    campaigns = CampaignRoutes(campaign_settings or CampaignSettings.from_env())
+    campaign_settings = campaign_settings or CampaignSettings.from_env()
+    if service.settings.development_keys:  # a development service tests with the sandbox
+        campaign_settings = campaign_settings.or_sandbox()
+    campaigns = CampaignRoutes(
+        campaign_settings, lambda request: authorize(request, service.settings.api_keys)
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette):

@@ -281,6 +281,42 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        "/v1/test-sends": {
+            "post": {
+                "summary": "Send a test MMS through the provider, once compliance allows it",
+                "security": AUTH,
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["to", "media_url", "consent"],
+                        "properties": {
+                            "to": {"type": "string"},
+                            "media_url": {"type": "string"},
+                            "body": {"type": "string", "maxLength": 1600},
+                            "consent": {"const": True},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _json("The provider's answer: sid, status, provider"),
+                    "400": ERROR,
+                    "401": ERROR,
+                    "409": ERROR,
+                    "502": ERROR,
+                    "503": ERROR,
+                },
+            }
+        },
+        "/v1/test-sends/{sid}": {
+            "get": {
+                "summary": "A test message's state and delivery receipts",
+                "security": AUTH,
+                "parameters": [
+                    {"name": "sid", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": _json("State and receipts"), "401": ERROR, "404": ERROR},
+            }
+        },
         "/v1/live/{kind}/{key}": {
             "parameters": [
                 {

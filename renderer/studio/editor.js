@@ -4,6 +4,7 @@
 
 import { apiKey, ask, auth, el, errorBody, keyInput } from "./page.js";
 import { setupAudience } from "./audience.js";
+import { setupTestSend } from "./testsend.js";
 import { short, showVersions } from "./versions.js";
 
 const NUMBERS = { int: "numeric", money: "decimal" };
@@ -57,6 +58,7 @@ export async function showEditor(app, studio, name, note = "") {
   };
   $("version-back").addEventListener("click", () => actions.select(null));
   $("delete-template").addEventListener("click", () => deleteTemplate(studio));
+  setupTestSend(signedUrl);
   studio.refresh = () => { preview(studio); showVersions(template, shownVersion, actions); };
   showVersions(template, null, actions, note);
   setupAudience(template, settings, (row) => {
@@ -279,9 +281,10 @@ function drawBoxes() {
   }));
 }
 
-async function copyUrl() {
-  const output = $("signed-url"), message = $("url-message");
-  output.value = "";
+/** A signed URL of the image for the values in the form, pinned at now; null (with the
+ * problems marked on their fields) when the values cannot make one. */
+async function signedUrl() {
+  const message = $("url-message");
   message.textContent = "";
   const response = await fetch("/v1/urls", {
     method: "POST", headers: { ...auth(), "Content-Type": "application/json" },
@@ -294,8 +297,16 @@ async function copyUrl() {
     const problems = body.errors && body.errors.length ? body.errors : [body.error];
     message.textContent = problems.map((p) => (p.field ? `${p.field} ${p.message}` : p.message)).join("; ");
     showFieldErrors(problems.filter((p) => p.field));
-    return;
+    return null;
   }
+  return url;
+}
+
+async function copyUrl() {
+  const output = $("signed-url");
+  output.value = "";
+  const url = await signedUrl();
+  if (!url) return;
   output.value = url;
   output.select();
   if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
