@@ -186,7 +186,7 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     assert sum("text-area" in line for line in lines) == 1
     outlines_follow_the_values_shown(server, page, tmp_path)
     page.goto(f"{server.url}/studio/#/t/heavy")
-    page.wait_for_selector("#boxes .box")
+    page.wait_for_function("() => document.querySelectorAll('#boxes .box').length >= 5")
     wide = page.locator("#boxes .box").first.bounding_box()["width"]
     page.set_viewport_size({"width": 390, "height": 844})  # the outlines follow the image
     page.wait_for_function(f"() => document.querySelector('#boxes .box').offsetWidth < {wide} - 1")
