@@ -28,6 +28,7 @@ from renderer.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+MAX_BOXES = 100  # text elements whose place a preview reports (X-Render-Boxes): a bounded header
 
 
 class Service:
@@ -133,5 +134,7 @@ def draw(job: Job) -> Entry:
             for f in result.fitted
             if f.shrunk
         ),
-        boxes=json.dumps([[f.id, *(round(n) for n in f.box)] for f in result.fitted if f.box]),
+        boxes=json.dumps(
+            [[f.id, *(round(n) for n in f.box)] for f in result.fitted if f.box][:MAX_BOXES]
+        ),
     )
