@@ -93,6 +93,18 @@ def test_multipart_upload(uploads):
     assert response.status_code == 201, response.text
 
 
+def test_a_zip_sent_as_the_one_file_of_a_form_is_unpacked(uploads):
+    """What ``curl -F file=@promo.zip`` and the studio's file picker send."""
+    server, _ = uploads
+    form = {"file": ("promo.zip", zipped(template_files("formzip")), "application/zip")}
+    response = httpx.post(f"{server.url}/v1/templates", files=form, headers=AUTH, timeout=120)
+    assert response.status_code == 201, response.text
+    assert httpx.get(f"{server.url}/v1/templates/formzip").status_code == 200
+    broken = {"file": ("promo.zip", b"PK\x03\x04 truncated", "application/zip")}
+    refused = httpx.post(f"{server.url}/v1/templates", files=broken, headers=AUTH, timeout=120)
+    assert refused.status_code == 400 and "zip" in refused.json()["error"]["message"]
+
+
 def assert_nothing_written(server, folder, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["flash_sale"]
     expected = {"templates", "server0.log", server.data_dir.name}
