@@ -75,6 +75,7 @@ def on_a_desktop(server, page, tmp_path, white: str) -> None:
     page.click("#notice a")  # open it: the versions, newest first
     page.wait_for_selector(f"#versions li[data-version='{white}'] button")
     assert page.locator("#versions li").count() == 2
+    assert axe_violations(page) == {}, "the editor with its versions"
     assert "served" in page.inner_text(f"#versions li[data-version='{red}']")
     page.wait_for_selector("#preview[data-sha256]")
     page.click(f"#versions li[data-version='{white}'] button:text('Preview')")
@@ -135,6 +136,7 @@ def on_a_phone(server, page, tmp_path) -> None:
     page.goto(f"{server.url}/studio/#/t/promo")
     page.wait_for_selector("#versions li:nth-child(2) button")
     assert page.locator("#versions li").count() == 2
+    assert axe_violations(page) == {}, "the editor with its versions"
     assert no_overflow(page)
     page.locator("#versions").scroll_into_view_if_needed()
     finish(page, "studio-versions-phone.png")
