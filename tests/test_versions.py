@@ -54,7 +54,7 @@ def promo(start_server, tmp_path):
     return server, white.json()["version"], red.json()["version"], old_url
 
 
-def test_versions_listed_old_urls_keep_theirs_roll_back_and_retire(promo):
+def test_versions_old_urls_roll_back_retire_and_dry_run(promo):
     server, white, red, old_url = promo
     listed = httpx.get(f"{server.url}/v1/templates/promo/versions", headers=AUTH).json()
     assert listed["current"] == red
@@ -114,10 +114,10 @@ def test_versions_listed_old_urls_keep_theirs_roll_back_and_retire(promo):
     assert httpx.get(base, headers=AUTH).json()["current"] is None, "listed after a delete"
     assert httpx.post(f"{base}/{white}/restore", headers=AUTH).status_code == 200
     assert httpx.get(f"{server.url}/v1/templates/promo").status_code == 200, "undeleted"
+    a_dry_run_stores_nothing_and_shows_the_would_be_sample(server, white)
 
 
-def test_a_dry_run_stores_nothing_and_shows_the_would_be_sample(promo):
-    server, _, red, _ = promo
+def a_dry_run_stores_nothing_and_shows_the_would_be_sample(server, red: str) -> None:
     dry = upload(server, BLUE, "?dry_run=1")
     assert dry.status_code == 200, dry.text
     answer = dry.json()
