@@ -91,3 +91,9 @@ def test_naive_datetime_is_utc():
 def test_bad_field_declarations(spec, message):
     with pytest.raises(ValueError, match=message):
         field_from_manifest("f", spec)
+
+
+@pytest.mark.parametrize("name", ["at", "exp", "kid", "sig", "v"])
+def test_a_field_cannot_take_a_signed_urls_parameter(name):
+    with pytest.raises(ValueError, match=f"field name '{name}' is taken by the signed image URL"):
+        field_from_manifest(name, {"type": "text", "sample": "x"})

@@ -182,3 +182,14 @@ def test_a_template_with_lint_errors_is_not_stored(uploads, tmp_path):
 def test_upload_needs_the_api_key(uploads):
     server, _ = uploads
     assert post(server, zipped(template_files("x")), headers={}).status_code == 401
+
+
+def test_a_field_named_like_a_url_parameter_is_refused_naming_it(uploads):
+    server, _ = uploads
+    files = template_files("sigfield")
+    files["template.svg"] = files["template.svg"].replace("first_name", "sig")
+    files["manifest.toml"] = files["manifest.toml"].replace("fields.first_name", "fields.sig")
+    response = post(server, zipped(files))
+    assert response.status_code == 422, response.text
+    assert "'sig' is taken by the signed image URL" in response.text
+    assert httpx.get(f"{server.url}/v1/templates/sigfield").status_code == 404

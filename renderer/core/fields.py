@@ -21,6 +21,7 @@ from renderer.core.text.fontset import fontset
 TYPES = ("text", "int", "money", "datetime", "enum", "sku", "qr", "timezone")
 TEXT_TYPES = ("text", "enum", "sku", "qr", "timezone")  # limited by max_length, not by digits
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+URL_PARAMETERS = ("at", "exp", "kid", "sig", "v")  # a signed image URL's own; v: the version
 MISSING_GLYPHS = ("skip", "reject")
 # Control characters (TAB and newline too: a field is one line), surrogates, private use,
 # and the noncharacters XML refuses (U+FFFE, U+FFFF) or that mean nothing (U+FDD0..U+FDEF)
@@ -139,6 +140,11 @@ def field_from_manifest(name: str, spec: Mapping[str, Any]) -> Field:
         raise ValueError(f"field {name!r} must be a table: [fields.{name}]")
     if not NAME.fullmatch(name):
         raise ValueError(f"field name {name!r} must be lowercase letters, digits and _")
+    if name in URL_PARAMETERS:
+        raise ValueError(
+            f"field name {name!r} is taken by the signed image URL "
+            f"({', '.join(URL_PARAMETERS)}); rename the field"
+        )
     known = {
         "type",
         "default",

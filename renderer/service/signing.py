@@ -28,8 +28,9 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 from renderer.core.errors import RendererError
+from renderer.core.fields import URL_PARAMETERS
 
-RESERVED = ("at", "exp", "kid", "sig", "v")  # v: the template version signed for
+RESERVED = URL_PARAMETERS  # no field may take these names (the manifest refuses them)
 
 
 class SignatureError(RendererError):
