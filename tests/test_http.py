@@ -65,7 +65,7 @@ def test_second_fetch_is_a_cache_hit_with_identical_bytes(server):
     assert server.metric("mms_cache_lookups_total", tier="l1", result="hit") == hits + 1
     assert server.metric("mms_renders_total", template="flash_sale") == renders + 1
     assert first.headers["etag"] == second.headers["etag"]
-    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert first.headers["cache-control"] == "public, max-age=3600"  # follows the template
 
 
 def test_if_none_match_gives_304(server):
@@ -94,9 +94,12 @@ def test_pinned_at_returns_the_same_bytes_and_unpinned_is_short_lived(server):
     assert "immutable" not in unpinned.headers["cache-control"]
 
 
-def test_template_without_a_clock_is_immutable_unpinned(server):
-    url = signed(server, "loyalty_badge", {"first_name": "Ana"})
-    assert httpx.get(url).headers["cache-control"] == "public, max-age=31536000, immutable"
+def test_a_template_without_a_clock_is_immutable_when_signed_for_its_version(server):
+    version = httpx.get(f"{server.url}/v1/templates/loyalty_badge").json()["version"]
+    pinned = signed(server, "loyalty_badge", {"first_name": "Ana"}, version=version)
+    assert httpx.get(pinned).headers["cache-control"] == "public, max-age=31536000, immutable"
+    following = signed(server, "loyalty_badge", {"first_name": "Ana"})
+    assert httpx.get(following).headers["cache-control"] == "public, max-age=3600"
 
 
 def test_countdown_follows_at(server):

@@ -47,7 +47,7 @@ async def image(request: Request) -> Response:
     message = service.signer.verify(request.url.path, params)
     job = await _planned(service, request.path_params["file"], params)
     job, key, entry, source = await service.image(job)
-    cache_control = service.cache_control(job)
+    cache_control = service.cache_control(job, versioned=any(k == "v" for k, _ in params))
     spelled = canonically_spelled(url.decode("latin-1"), message, params)
     if not job.live and "exp" not in dict(params) and spelled:
         service.cache.remember(url, key, cache_control)

@@ -112,14 +112,16 @@ def sign_url(
     secret: str | bytes,
     at: int | None = None,
     exp: int | None = None,
+    version: str | None = None,
 ) -> str:
     """A signed image URL, for Python senders: ``sign_url("https://img.example", "flash_sale",
-    "jpg", {"first_name": "Ana"}, kid="k1", secret="...", at=1795000000)``."""
+    "jpg", {"first_name": "Ana"}, kid="k1", secret="...", at=1795000000)``. With ``version``
+    (a template's version, from ``GET /v1/templates/{name}``) it renders that version for as
+    long as the store keeps it and is cached as immutable; without, the current one."""
     path = f"/i/{template}.{format}"
     params = {k: str(v) for k, v in fields.items()}
-    if at is not None:
-        params["at"] = str(at)
-    if exp is not None:
-        params["exp"] = str(exp)
+    for name, value in (("at", at), ("exp", exp), ("v", version)):
+        if value is not None:
+            params[name] = str(value)
     key = secret.encode() if isinstance(secret, str) else secret
     return f"{base_url.rstrip('/')}{path}?{Signer({kid: key}).sign(path, params)}"

@@ -28,6 +28,7 @@ from renderer.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+FOLLOWS_TEMPLATE = "public, max-age=3600"  # a URL without v: its template may be replaced
 MAX_BOXES = 100  # text elements whose place a preview reports (X-Render-Boxes): a bounded header
 
 
@@ -94,9 +95,12 @@ class Service:
         entry, source = await self.cache.fetch(key, lambda: self.pool.run(lambda: draw(job)))
         return job, key, entry, source
 
-    def cache_control(self, job: Job) -> str:
+    def cache_control(self, job: Job, versioned: bool) -> str:
+        """Immutable only when nothing can change the image: no live value, no moving clock,
+        and a URL signed for one template version (``v``); a URL without one follows the
+        template's current version, so caches keep it an hour."""
         if not job.live:
-            return IMMUTABLE
+            return IMMUTABLE if versioned else FOLLOWS_TEMPLATE
         max_age = self.settings.live_max_age
         if job.template.uses_clock and not job.pinned:  # the rounded "now" moves each minute
             max_age = min(max_age, 60 - datetime.now(UTC).second)
