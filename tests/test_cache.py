@@ -1,6 +1,7 @@
 """The image cache on its own: L1 bounded by bytes, L2 with a TTL in a real Redis."""
 
 import asyncio
+import json
 
 import redis
 
@@ -85,3 +86,15 @@ def test_failed_render_reaches_every_waiter_and_is_not_cached():
         assert "bad" not in cache.l1
 
     asyncio.run(scenario())
+
+
+def test_an_entry_from_another_release_unpacks():
+    """A rolling deploy shares one L2: a header field this release does not know is dropped,
+    one it knows but the writer did not is defaulted."""
+    packed = entry(16, marker=7).pack()
+    header, _, data = packed.partition(b"\n")
+    newer = json.loads(header) | {"from_the_future": [1, 2]}
+    older = {k: v for k, v in json.loads(header).items() if k not in ("boxes", "fit")}
+    for variant in (newer, older):
+        unpacked = Entry.unpack(json.dumps(variant).encode() + b"\n" + data)
+        assert unpacked.data == bytes([7]) * 16 and unpacked.boxes == "" and unpacked.fit == ""

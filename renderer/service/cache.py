@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TypeVar
 
 from cachetools import LRUCache
@@ -52,8 +52,11 @@ class Entry:
 
     @classmethod
     def unpack(cls, packed: bytes) -> "Entry":
+        """An entry written by this or another release: fields this one does not know are
+        dropped, missing ones take their defaults, so a rolling deploy shares one L2."""
         header, _, data = packed.partition(b"\n")
-        return cls(data=data, **json.loads(header))
+        known = {f.name for f in fields(cls)} - {"data"}
+        return cls(data=data, **{k: v for k, v in json.loads(header).items() if k in known})
 
 
 class ImageCache:
