@@ -5,8 +5,10 @@ runs (no Jinja expression, no live value, nothing they refer to that varies), dr
 template version (``compose.prepare``), and dynamic runs (anything that depends on values or
 time, or marked ``data-dynamic``), filled and drawn per image. Definitions (``<defs>``,
 gradients, ``<style>``) travel with every run. A template whose source is not XML as written
-(a ``<`` inside a Jinja expression), whose root element or ``<style>`` varies, or that refers
-across runs by id renders whole instead; ``Layers.reason`` says why.
+(a ``<`` inside a Jinja expression), whose root element or ``<style>`` varies, whose CSS
+selects by siblings (``+``, ``~``, ``:nth-child``: a run drawn alone has other siblings), or
+that refers across runs by id renders whole instead; ``Layers.reason`` says why. Descendant,
+class, id and type selectors match the same in a run as in the whole (``cascade``).
 """
 
 import re
@@ -19,6 +21,7 @@ import cairocffi as cairo
 from cachetools import LRUCache
 from PIL import Image
 
+from renderer.core.cascade import structural, stylesheet
 from renderer.core.guard import SVG, references
 
 MARK = "data-layer"
@@ -88,6 +91,9 @@ def analyse(source: str) -> Layers:
     if len(children) != len(positions):
         return Layers(source, reason="could not locate the top-level elements")
 
+    sibling = structural(stylesheet(root))
+    if sibling:
+        return Layers(source, reason=f"the CSS selector {sibling!r} depends on siblings")
     between = [root.text or "", *(child.tail or "" for child in children)]
     if any("{{" in text for text in between):
         return Layers(source, reason="a {{ }} expression outside any element (wrap it in <g>)")

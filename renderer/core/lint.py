@@ -7,13 +7,14 @@ Run by ``mms-renderer lint``, ``GET /v1/templates/{name}/lint``, the studio, and
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import meta
 
-from renderer.core import fields, raster, text
+from renderer.core import fields, raster, text, transform
+from renderer.core.cascade import inline
 from renderer.core.catalog import Template, load_template
 from renderer.core.errors import RendererError, TemplateError
 from renderer.core.guard import SVG
@@ -105,7 +106,7 @@ def lint(template: Template) -> list[Finding]:
         try:
             root = _filled(template, which)
             findings += _fonts(root)
-            done = text.typeset(root)
+            done = _on_image(text.typeset(root), root, template)
             findings += _glyphs(done, which) + _fitting(template, done, which)
         except (RendererError, ValueError) as exc:
             findings.append(Finding("error", "render", f"{which} values: {exc}"))
@@ -184,6 +185,7 @@ def _filled(template: Template, which: str) -> ET.Element:
 def _fonts(root: ET.Element) -> list[Finding]:
     """A text (or tspan) whose first family is not bundled: it would be drawn in another."""
     fonts = text.fontset()
+    inline(root)
     parents = {child: parent for parent in root.iter() for child in parent}
     found = []
     for element in root.iter():
@@ -213,6 +215,16 @@ def _name(element: ET.Element, parents: dict) -> str:
     return element.get("id") or "text"
 
 
+def _on_image(done: list[text.Fitted], root: ET.Element, template: Template):
+    """The texts with their boxes in image pixels (the root's viewBox to the output size)."""
+    matrix = transform.viewport(root, template.width, template.height)
+    return [
+        replace(f, box=transform.box(matrix, f.box)) if f.box and matrix != transform.IDENTITY
+        else f
+        for f in done
+    ]  # fmt: skip
+
+
 def _glyphs(done: list[text.Fitted], which: str) -> list[Finding]:
     return [
         Finding(
@@ -240,15 +252,19 @@ def _fitting(template: Template, done: list[text.Fitted], which: str) -> list[Fi
                     element=fitted.id,
                 )
             )
-        elif not fitted.fitted and fitted.box is not None:
+        elif fitted.box is not None:
             left, top, width, height = fitted.box
-            if left < 0 or left + width > template.width:
+            if left < -0.5 or left + width > template.width + 0.5:
+                fix = (
+                    "its box (data-fit-width) reaches past the edge: make it narrower"
+                    if fitted.fitted
+                    else "give it a box (data-fit-width)"
+                )
                 found.append(
                     Finding(
                         "error",
                         "overflow",
-                        f"at the {which} values {fitted.text!r} runs off the image; give it "
-                        f"a box (data-fit-width)",
+                        f"at the {which} values {fitted.text!r} runs off the image; {fix}",
                         element=fitted.id,
                         box=(int(left), int(top), int(width), int(height)),
                     )
