@@ -45,7 +45,7 @@ RULES = {
     "cost": "it takes more work to load, fill or draw than a template may",
     "missing-font": "a font family that is not bundled",
     "missing-glyph": "text the fonts have no glyph for",
-    "overflow": "text without a box that runs off the image",
+    "overflow": "text that runs off the image: without a box, or with a box past the edge",
     "text-cut": "fitted text cut with an ellipsis at its extreme values",
     "text-area": f"text covering more than {MAX_TEXT_SHARE:.0%} of the image",
     "budget": "the byte budget is only met below the width a phone shows an MMS at",
@@ -79,10 +79,10 @@ class Finding:
             raise ValueError(f"lint rule {self.rule!r} is not in RULES")
 
     def __str__(self) -> str:
-        where = (
-            f" ({self.element})" if self.element else f" (line {self.line})" if self.line else ""
+        where = ", ".join(
+            ([self.element] if self.element else []) + ([f"line {self.line}"] if self.line else [])
         )
-        return f"{self.severity}: {self.rule}: {self.message}{where}"
+        return f"{self.severity}: {self.rule}: {self.message}" + (f" ({where})" if where else "")
 
 
 def lint_folder(folder: Path) -> list[Finding]:
@@ -105,7 +105,7 @@ def lint(template: Template) -> list[Finding]:
     for which in ("sample", "extreme"):
         try:
             root = _filled(template, which)
-            findings += _fonts(root)
+            findings += _fonts(root, template.source)
             done = _on_image(text.typeset(root), root, template)
             findings += _glyphs(done, which) + _fitting(template, done, which)
         except (RendererError, ValueError) as exc:
@@ -182,8 +182,9 @@ def _filled(template: Template, which: str) -> ET.Element:
     return template.parse(template.fill(values, LINT_AT))
 
 
-def _fonts(root: ET.Element) -> list[Finding]:
-    """A text (or tspan) whose first family is not bundled: it would be drawn in another."""
+def _fonts(root: ET.Element, source: str) -> list[Finding]:
+    """A text (or tspan) whose first family is not bundled: it would be drawn in another.
+    Its line is where the template first names the family (an attribute or a rule)."""
     fonts = text.fontset()
     inline(root)
     parents = {child: parent for parent in root.iter() for child in parent}
@@ -202,11 +203,23 @@ def _fonts(root: ET.Element) -> list[Finding]:
                     "error",
                     "missing-font",
                     f"font {family!r} is not bundled; it would be drawn in the fallback "
-                    f"fonts (bundled: {', '.join(fonts.family_names())})",
+                    f"fonts{_did_you_mean(fonts.nearest(family))} (bundled: "
+                    f"{', '.join(fonts.family_names())})",
                     element=_name(element, parents),
+                    line=_family_line(source, family),
                 )
             )
     return found
+
+
+def _did_you_mean(name: str | None) -> str:
+    return f"; did you mean {name!r}?" if name else ""
+
+
+def _family_line(source: str, family: str) -> int | None:
+    match = re.search(r"font-family\s*[:=]\s*[\"']?[^;>]*" + re.escape(family), source, re.I)
+    match = match or re.search(re.escape(family), source, re.IGNORECASE)
+    return source.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _name(element: ET.Element, parents: dict) -> str:
