@@ -147,3 +147,22 @@ def test_a_sibling_selector_renders_whole_and_says_why(make_template):
 def test_class_selectors_keep_a_template_layered():
     template = load_template(EXPORTS / "illustrator")
     assert template.layers.layered, template.layers.reason
+
+
+CUT = """<svg xmlns="http://www.w3.org/2000/svg" width="1080" height="600">
+<rect width="1080" height="600" fill="#000"/>
+<g transform="translate(10 300)"><text fill="#fff" xml:space="preserve" font-family="Inter"
+ font-size="88" font-weight="bold" data-fit-width="920" data-min-size="60"><tspan x="70"
+ y="-99.5">Hi {{ first_name }}!</tspan></text></g></svg>"""
+
+
+def test_a_cut_text_placed_by_its_tspan_stays_where_the_designer_put_it(make_template):
+    template = load_template(make_template(CUT, width=1080, height=600))
+    name = "Maximiliana Featherstonehaugh-Worth"
+    result = render(plan(template, {"first_name": name}, format="png"))
+    fitted = result.fitted[0]
+    assert fitted.ellipsized and fitted.size == 60
+    left, top, width, _ = fitted.box  # the tspan's x/y inside the group's translate
+    assert abs(left - 80) < 1 and 130 < top < 160 and left + width <= 80 + 920 + 1
+    ink = Image.open(io.BytesIO(result.encoded.data)).convert("L").getbbox()
+    assert ink is not None and 75 <= ink[0] <= 90 and ink[1] >= 140 and ink[3] <= 220, ink
