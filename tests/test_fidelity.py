@@ -33,21 +33,7 @@ from .text_oracle import FONTS
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 SVG = "http://www.w3.org/2000/svg"
-# What the renderer does not draw as a browser does yet (strict: the day it does, it fails)
-NOT_YET = {
-    "figma": "CairoSVG tiles Figma's objectBoundingBox photo pattern and does not draw the drop "
-    "shadow (it moves the text by the shadow's offset instead)",
-}
 CASES = [(tool, which) for tool in TOOLS for which in ("sample", "extreme")]
-PARAMS = [
-    pytest.param(
-        tool,
-        which,
-        id=f"{tool}-{which}",
-        marks=[pytest.mark.xfail(reason=NOT_YET[tool], strict=True)] if tool in NOT_YET else [],
-    )
-    for tool, which in CASES
-]
 
 
 def font_faces() -> str:
@@ -148,7 +134,7 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
-@pytest.mark.parametrize(("tool", "which"), PARAMS)
+@pytest.mark.parametrize(("tool", "which"), CASES, ids=[f"{t}-{w}" for t, w in CASES])
 def test_chromium_draws_the_same_picture(drawn, tool, which):
     theirs, ours = drawn[(tool, which)]
     assert theirs.size == ours.size

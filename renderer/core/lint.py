@@ -13,10 +13,10 @@ from pathlib import Path
 
 from jinja2 import meta
 
-from renderer.core import fields, raster, text, transform
+from renderer.core import effects, fields, raster, text, transform
 from renderer.core.cascade import inline
 from renderer.core.catalog import Template, load_template
-from renderer.core.errors import RendererError, TemplateError
+from renderer.core.errors import RendererError, TemplateError, line_of
 from renderer.core.guard import SVG
 from renderer.core.limits import LOW_QUALITY_WARNING, MAX_TEXT_SHARE
 from renderer.core.perceptual import DISPLAY_WIDTH
@@ -44,6 +44,7 @@ RULES = {
     "render": "the sample or extreme values do not render",
     "cost": "it takes more work to load, fill or draw than a template may",
     "missing-font": "a font family that is not bundled",
+    "effect": "a filter primitive or blend mode that is not drawn as a browser draws it",
     "missing-glyph": "text the fonts have no glyph for",
     "overflow": "text that runs off the image: without a box, or with a box past the edge",
     "text-cut": "fitted text cut with an ellipsis at its extreme values",
@@ -105,7 +106,7 @@ def lint(template: Template) -> list[Finding]:
     for which in ("sample", "extreme"):
         try:
             root = _filled(template, which)
-            findings += _fonts(root, template.source)
+            findings += _fonts(root, template.source) + _effects(root, template.source)
             done = _on_image(text.typeset(root), root, template)
             findings += _glyphs(done, which) + _fitting(template, done, which)
         except (RendererError, ValueError) as exc:
@@ -209,6 +210,16 @@ def _fonts(root: ET.Element, source: str) -> list[Finding]:
                     line=_family_line(source, family),
                 )
             )
+    return found
+
+
+def _effects(root: ET.Element, source: str) -> list[Finding]:
+    """Filters and blend modes drawn otherwise than a browser draws them."""
+    found = []
+    for name, what in effects.not_drawn(root):
+        line = line_of(source, f'id="{name}"') or line_of(source, name)
+        message = f"{what}: it would be left out or drawn otherwise"
+        found.append(Finding("error", "effect", message, element=name, line=line))
     return found
 
 
