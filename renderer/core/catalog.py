@@ -8,6 +8,7 @@ template store. A broken template is reported with its file and line, whatever w
 in it; the others still load.
 """
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -354,8 +355,11 @@ def _try_fill(template: Template) -> None:
         size = (template.width, template.height)
         text.typeset(roots[0])
         compose.prepare(template.layers, roots[0], template.fetcher, size)
-        compose.fit_dynamic(template.layers, roots[1])
-        template.layers.redrawn = compose.redrawn(template.layers, roots[1], template.fetcher, size)
+        with contextlib.suppress(TemplateError):  # lint says what does not draw
+            compose.fit_dynamic(template.layers, roots[1])
+            template.layers.redrawn = compose.redrawn(
+                template.layers, roots[1], template.fetcher, size
+            )
 
 
 def _uses_clock(tree: nodes.Template) -> bool:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from jinja2 import meta
 
-from renderer.core import effects, fields, raster, text, transform
+from renderer.core import effects, fields, raster, salvage, text, transform
 from renderer.core.cascade import inline
-from renderer.core.catalog import Template, load_template
+from renderer.core.catalog import Template, build_template, load_template, read_files
 from renderer.core.errors import RendererError, TemplateError, line_of
 from renderer.core.guard import SVG
 from renderer.core.limits import LOW_QUALITY_WARNING, MAX_TEXT_SHARE
@@ -56,7 +56,7 @@ RULES = {
 
 # What a template that does not load gets as its rule, by the loader's message.
 LOAD_RULES = (
-    (r"' is undefined", "undeclared-field"),
+    (r"' is undefined|is used but not in the manifest", "undeclared-field"),
     (r"costs over|steps \(|characters and items|nest \d+ deep|too large a number", "cost"),
     (r"work budget|filled SVG is over|too wide|range of", "cost"),
     (r"external reference|data: URI", "external-reference"),
@@ -87,12 +87,31 @@ class Finding:
 
 
 def lint_folder(folder: Path) -> list[Finding]:
-    """Lint a template folder, including one that does not even load."""
+    """Lint a template folder, including one that does not even load: then what stopped it
+    (each undeclared field, each refused reference) is declared or blanked in a copy
+    (``salvage``), and the copy is linted for everything else."""
     try:
-        template = load_template(folder)
+        return lint(load_template(folder))
     except TemplateError as exc:
-        return [load_finding(exc)]
-    return lint(template)
+        return not_loading(folder, exc)
+
+
+def not_loading(folder: Path, exc: TemplateError) -> list[Finding]:
+    """Every finding of a template that does not load (``exc`` says why)."""
+    first = load_finding(exc)
+    try:
+        files, problems = salvage.patch(folder.name, read_files(folder))
+    except TemplateError:
+        return [first]
+    found = [load_finding(problem) for problem in problems]
+    if problems:
+        try:
+            found += lint(build_template(folder.name, files, folder))
+        except TemplateError as again:
+            found.append(load_finding(again))
+    if first.rule not in {f.rule for f in found}:
+        found.insert(0, first)
+    return _unique(found)
 
 
 def load_finding(exc: TemplateError) -> Finding:
@@ -127,7 +146,7 @@ def _placeholders(template: Template) -> list[Finding]:
             "error",
             "undeclared-field",
             f"{{{{ {name} }}}} is used but not in the manifest",
-            line=_line(template.source, name),
+            line=salvage.placeholder_line(template.source, name),
         )
         for name in sorted(used - declared)
     ]
@@ -140,24 +159,15 @@ def _placeholders(template: Template) -> list[Finding]:
 
 def _markup(template: Template) -> list[Finding]:
     found = []
-    for match in re.finditer(r"<script\b", template.source, re.IGNORECASE):
-        found.append(
-            Finding(
-                "error",
-                "script",
-                "scripts are not allowed in a template",
-                line=template.source.count("\n", 0, match.start()) + 1,
+    for pattern, rule in ((r"<script\b", "script"), (r"\son[a-z]+\s*=", "event-attribute")):
+        for match in re.finditer(pattern, template.source, re.IGNORECASE):
+            message = (
+                "scripts are not allowed in a template"
+                if rule == "script"
+                else f"event attribute {match.group(0).strip()!r} is not allowed"
             )
-        )
-    for match in re.finditer(r"\son[a-z]+\s*=", template.source, re.IGNORECASE):
-        found.append(
-            Finding(
-                "error",
-                "event-attribute",
-                f"event attribute {match.group(0).strip()!r} is not allowed",
-                line=template.source.count("\n", 0, match.start()) + 1,
-            )
-        )
+            line = template.source.count("\n", 0, match.start()) + 1
+            found.append(Finding("error", rule, message, line=line))
     return found
 
 
@@ -367,11 +377,6 @@ def _quality(template: Template) -> list[Finding]:
             )
         ]
     return []
-
-
-def _line(source: str, name: str) -> int | None:
-    match = re.search(r"\{\{[^}]*\b" + re.escape(name) + r"\b", source)
-    return source.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
