@@ -21,9 +21,13 @@ MANIFEST = (EXPORTS / "figma_card" / "manifest.toml").read_text()
 VALUES = {"first_name": "Ana", "when": "Fri 8 pm"}
 
 
-def drawn(template) -> Image.Image:
-    result = render(plan(template, VALUES, format="png"))
+def drawn_values(template, values: dict) -> Image.Image:
+    result = render(plan(template, values, format="png"))
     return Image.open(io.BytesIO(result.encoded.data)).convert("RGB")
+
+
+def drawn(template) -> Image.Image:
+    return drawn_values(template, VALUES)
 
 
 def test_a_drop_shadow_leaves_the_text_where_it_was(make_template):
@@ -71,3 +75,16 @@ def test_an_effect_not_drawn_is_a_lint_error_with_element_and_line(make_template
     ], findings
     blend = [f for f in found if "mix-blend-mode 'multiply'" in f.message]
     assert blend and all(f.severity == "error" for f in found)
+
+
+def test_a_filter_in_bounding_box_units_is_clipped_to_its_region(make_template):
+    svg = """<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400">
+<defs><filter id="soft"><feGaussianBlur stdDeviation="8"/></filter></defs>
+<rect width="400" height="400" fill="#fff"/>
+<circle cx="200" cy="200" r="50" fill="#000" filter="url(#soft)"/>
+<text x="20" y="380" font-family="Inter" font-size="20">{{ first_name }}</text></svg>"""
+    image = drawn_values(load_template(make_template(svg)), {"first_name": "Ana"})
+    dark = image.convert("L").point(lambda v: 255 if v < 250 else 0).crop((0, 0, 400, 300))
+    # the default region: the circle's box and 10% of it on each side (140..260)
+    assert dark.getbbox() == (140, 140, 260, 260)
+    assert 0 < image.getpixel((200, 253))[0] < 250  # blurred past the edge (r = 50)

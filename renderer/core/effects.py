@@ -82,28 +82,43 @@ def _after(surface, node, name) -> None:
 
 def _before(surface, node, name) -> None:
     """CairoSVG's hook between the group and its painting: the group is the current source;
-    replace it with the filter's result."""
+    replace it with the filter's result, computed inside the filter region only."""
     filter_node = surface.filters.get(name)
     if filter_node is None or ("id" in node and node["id"] in surface.masks):
         return
     context = surface.context
-    ctm = context.get_matrix()
-    width, height = math.ceil(surface.width), math.ceil(surface.height)
-    whole = cairo.ImageSurface(cairo.FORMAT_ARGB32, width, height)
-    painter = cairo.Context(whole)
-    painter.set_matrix(ctm)
-    painter.set_source(context.get_source())
-    painter.paint()
-    source = _pixels(whole)
-    region = _region(surface, filter_node, ctm, source, (width, height))
+    ctm, group = context.get_matrix(), context.get_source()
+    canvas = (math.ceil(surface.width), math.ceil(surface.height))
+    region = _region(surface, filter_node, ctm, lambda: _ink(group, ctm, canvas), canvas)
     if region is None:
         context.set_source_rgba(0, 0, 0, 0)
         return
     left, top, right, bottom = region
-    result = _run(surface, filter_node, source[top:bottom, left:right], ctm)
+    piece = cairo.ImageSurface(cairo.FORMAT_ARGB32, right - left, bottom - top)
+    painter = cairo.Context(piece)
+    painter.set_matrix(ctm.multiply(cairo.Matrix(x0=-left, y0=-top)))
+    painter.set_source(group)
+    painter.paint()
+    result = _run(surface, filter_node, _pixels(piece), ctm)
     pattern = cairo.SurfacePattern(_surface(result))
     pattern.set_matrix(ctm.multiply(cairo.Matrix(x0=-left, y0=-top)))
     context.set_source(pattern)
+
+
+def _ink(group, ctm, canvas) -> tuple[int, int, int, int] | None:
+    """Where the group has ink, in device pixels (left, top, right, bottom)."""
+    mask = cairo.ImageSurface(cairo.FORMAT_A8, *canvas)
+    painter = cairo.Context(mask)
+    painter.set_matrix(ctm)
+    painter.set_source(group)
+    painter.paint()
+    mask.flush()
+    data = np.frombuffer(bytes(mask.get_data()), dtype=np.uint8)
+    alpha = data.reshape(canvas[1], mask.get_stride())[:, : canvas[0]] > 0
+    if not alpha.any():
+        return None
+    rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _pixels(image: cairo.ImageSurface) -> np.ndarray:
@@ -128,8 +143,9 @@ def _surface(pixels: np.ndarray) -> cairo.ImageSurface:
     return image
 
 
-def _region(surface, filter_node, ctm, source, canvas) -> tuple[int, int, int, int] | None:
-    """The filter region in device pixels, inside the canvas (None when empty)."""
+def _region(surface, filter_node, ctm, ink, canvas) -> tuple[int, int, int, int] | None:
+    """The filter region in device pixels, inside the canvas (None when empty); ``ink()``
+    gives the element's ink box, for a region in fractions of it (the default)."""
     units = filter_node.get("filterUnits", "objectBoundingBox")
     if units == "userSpaceOnUse":
         x = size(surface, filter_node.get("x", "-10%"), "x")
@@ -139,13 +155,11 @@ def _region(surface, filter_node, ctm, source, canvas) -> tuple[int, int, int, i
         corners = [ctm.transform_point(px, py) for px in (x, x + w) for py in (y, y + h)]
         xs, ys = [c[0] for c in corners], [c[1] for c in corners]
         box = (min(xs), min(ys), max(xs), max(ys))
-    else:  # fractions of the element's box (its ink, in device pixels)
-        alpha = source[..., 3] > 0
-        if not alpha.any():
+    else:
+        found = ink()
+        if found is None:
             return None
-        rows, cols = np.flatnonzero(alpha.any(1)), np.flatnonzero(alpha.any(0))
-        bx, by = cols[0], rows[0]
-        bw, bh = cols[-1] + 1 - bx, rows[-1] + 1 - by
+        bx, by, bw, bh = found[0], found[1], found[2] - found[0], found[3] - found[1]
         defaults = (("x", "-10%"), ("y", "-10%"), ("width", "120%"), ("height", "120%"))
         fx, fy, fw, fh = (_fraction(filter_node.get(n, d)) for n, d in defaults)
         box = (bx + fx * bw, by + fy * bh, bx + (fx + fw) * bw, by + (fy + fh) * bh)
