@@ -34,8 +34,10 @@ def run(renders: int) -> list[dict]:
 
 def _measure(name: str, template, renders: int) -> dict:
     values = unique_values(template, renders + 1, salt="x")
-    render(plan(template, values[0], at=AT))  # warm: fonts, static layers
-    seconds = [timed(lambda v=v: render(plan(template, v, at=AT)))[0] for v in values[1:]]
+    render(plan(template, values[0], format="jpg", at=AT))  # warm: fonts, static layers
+    seconds = [
+        timed(lambda v=v: render(plan(template, v, format="jpg", at=AT)))[0] for v in values[1:]
+    ]
     return {
         "template": name,
         "layered": template.layers.layered,
