@@ -29,7 +29,7 @@ from renderer.core.raster import rasterize
 
 from .test_exports import EXPORTS, TOOLS
 from .test_studio import ARTIFACTS, CHROMIUM
-from .text_oracle import FONTS
+from .text_oracle import FONTS, Pages
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 SVG = "http://www.w3.org/2000/svg"
@@ -74,34 +74,15 @@ def both(tool: str, which: str) -> tuple[bytes, Image.Image]:
     return ET.tostring(theirs), ours.convert("RGB")
 
 
-class _Pages(http.server.SimpleHTTPRequestHandler):
-    """The filled SVGs, and the font files, from this machine only."""
-
-    def __init__(self, *args, pages: dict[str, bytes], **kwargs):
-        self.pages = pages
-        super().__init__(*args, directory=str(FONTS), **kwargs)
-
-    def do_GET(self):
-        if self.path.startswith("/fonts/"):
-            self.path = self.path.removeprefix("/fonts")
-            return super().do_GET()
-        body = self.pages[self.path]
-        self.send_response(200)
-        self.send_header("Content-Type", "image/svg+xml")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory) -> dict[tuple[str, str], tuple[Image.Image, Image.Image]]:
     """Per case: (Chromium's image, ours)."""
     made = {case: both(*case) for case in CASES}
-    pages = {f"/{tool}-{which}.svg": svg for (tool, which), (svg, _) in made.items()}
+    pages = {
+        f"/{tool}-{which}.svg": ("image/svg+xml", svg) for (tool, which), (svg, _) in made.items()
+    }
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Pages, pages=pages)
+        ("127.0.0.1", 0), functools.partial(Pages, pages=pages)
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     home = tmp_path_factory.mktemp("chromium-home")

@@ -17,7 +17,7 @@ from renderer.core import text
 from renderer.core.raster import Fetcher, rasterize
 
 from .test_studio import ARTIFACTS, CHROMIUM
-from .text_oracle import FONTS, ink
+from .text_oracle import FONTS, Pages, ink
 
 TOLERANCE = 3  # px, on every side of each line's ink box
 W, H = 640, 100
@@ -76,29 +76,11 @@ def page_html() -> str:
     )
 
 
-class _Files(http.server.SimpleHTTPRequestHandler):
-    """The page, and the font files, from this machine only."""
-
-    def __init__(self, *args, html: bytes, **kwargs):
-        self.html = html
-        super().__init__(*args, directory=str(FONTS), **kwargs)
-
-    def do_GET(self):
-        if self.path.startswith("/fonts/"):
-            self.path = self.path.removeprefix("/fonts")
-            return super().do_GET()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write(self.html)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def chromium_shot(tmp_path_factory) -> Image.Image:
-    handler = functools.partial(_Files, html=page_html().encode())
+    handler = functools.partial(
+        Pages, pages={"/": ("text/html; charset=utf-8", page_html().encode())}
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     home = tmp_path_factory.mktemp("chromium-home")

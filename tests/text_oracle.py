@@ -1,6 +1,7 @@
 """What the tests of the text engine check its output against, independently of the engine:
 the font files read by fontTools, the set SVG read as XML, and pixels."""
 
+import http.server
 import xml.etree.ElementTree as ET
 from functools import cache
 
@@ -85,3 +86,25 @@ def colourful(image: Image.Image) -> int:
 def ink(image: Image.Image, threshold: int = 160) -> tuple[int, int, int, int] | None:
     """The box of dark pixels (text on white)."""
     return image.convert("L").point(lambda v: 255 if v < threshold else 0).getbbox()
+
+
+class Pages(http.server.SimpleHTTPRequestHandler):
+    """Pages from memory (path -> (content type, body)) and the bundled font files under
+    /fonts/, from this machine only: what the Chromium comparisons load."""
+
+    def __init__(self, *args, pages: dict[str, tuple[str, bytes]], **kwargs):
+        self.pages = pages
+        super().__init__(*args, directory=str(FONTS), **kwargs)
+
+    def do_GET(self):
+        if self.path.startswith("/fonts/"):
+            self.path = self.path.removeprefix("/fonts")
+            return super().do_GET()
+        kind, body = self.pages[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
