@@ -9,18 +9,14 @@ fitted a text to its box, that text's fitted size: the one decision only our eng
 """
 
 import copy
-import functools
-import http.server
 import io
 import math
-import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 from renderer.core import fields, text
 from renderer.core.catalog import load_template
@@ -28,8 +24,8 @@ from renderer.core.perceptual import ssim
 from renderer.core.raster import rasterize
 
 from .test_exports import EXPORTS, TOOLS
-from .test_studio import ARTIFACTS, CHROMIUM
-from .text_oracle import FONTS, Pages
+from .test_studio import ARTIFACTS
+from .text_oracle import chromium
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 SVG = "http://www.w3.org/2000/svg"
@@ -81,30 +77,16 @@ def drawn(tmp_path_factory) -> dict[tuple[str, str], tuple[Image.Image, Image.Im
     pages = {
         f"/{tool}-{which}.svg": ("image/svg+xml", svg) for (tool, which), (svg, _) in made.items()
     }
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Pages, pages=pages)
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    home = tmp_path_factory.mktemp("chromium-home")
     shots = {}
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--font-render-hinting=none"],
-                env={"FONTCONFIG_FILE": str(FONTS / "fonts.conf"), "HOME": str(home)},
-            )
-            for tool, which in CASES:
-                size = made[(tool, which)][1].size
-                page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{tool}-{which}.svg")
-                page.evaluate("document.fonts.ready.then(() => document.fonts.size)")
-                shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
-                shots[(tool, which)] = (shot, made[(tool, which)][1])
-                page.close()
-            browser.close()
-    finally:
-        server.shutdown()
+    with chromium(pages, tmp_path_factory.mktemp("chromium-home")) as (browser, url):
+        for tool, which in CASES:
+            size = made[(tool, which)][1].size
+            page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+            page.goto(f"{url}/{tool}-{which}.svg")
+            page.evaluate("document.fonts.ready.then(() => document.fonts.size)")
+            shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+            shots[(tool, which)] = (shot, made[(tool, which)][1])
+            page.close()
     return shots
 
 

@@ -1,14 +1,21 @@
 """What the tests of the text engine check its output against, independently of the engine:
 the font files read by fontTools, the set SVG read as XML, and pixels."""
 
+import contextlib
+import functools
 import http.server
+import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
 from fontTools.ttLib import TTFont
 from PIL import Image
+from playwright.sync_api import Browser, sync_playwright
 
 from .conftest import ROOT
+from .test_studio import CHROMIUM
 
 FONTS = ROOT / "fonts"
 GLYPHS = "{urn:mms-renderer:text}glyphs"
@@ -108,3 +115,23 @@ class Pages(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+@contextlib.contextmanager
+def chromium(pages: dict[str, tuple[str, bytes]], home: Path) -> Iterator[tuple[Browser, str]]:
+    """Debian's Chromium, seeing only the bundled fonts (its fontconfig pointed at
+    fonts/fonts.conf), and the base URL ``pages`` are served at."""
+    handler = functools.partial(Pages, pages=pages)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--font-render-hinting=none"],
+                env={"FONTCONFIG_FILE": str(FONTS / "fonts.conf"), "HOME": str(home)},
+            )
+            yield browser, f"http://127.0.0.1:{server.server_address[1]}"
+            browser.close()
+    finally:
+        server.shutdown()
