@@ -127,13 +127,18 @@ HOSTILE = {
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_a_hostile_upload_is_refused_in_time_with_a_finding(fresh, case):
     body, rule, message = HOSTILE[case]
-    started = time.monotonic()
-    response = post(fresh, body)
-    took = time.monotonic() - started
+    for _ in range(5):  # a 503 says the machine, not the template, ran out: retry, as told
+        started = time.monotonic()
+        response = post(fresh, body, retry_busy=False)
+        took = time.monotonic() - started
+        assert took < REFUSED_WITHIN, f"{case} took {took:.1f} s"
+        if response.status_code != 503:
+            break
+        assert response.json()["error"]["code"] == "busy"
+        time.sleep(float(response.headers["retry-after"]))
     assert response.status_code == 422, response.text
     finding = response.json()["error"]["lint"]["findings"][0]
     assert finding["rule"] == rule and message in finding["message"], finding
-    assert took < REFUSED_WITHIN, f"{case} took {took:.1f} s"
 
 
 def _jpeg(width: int, height: int) -> bytes:

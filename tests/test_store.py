@@ -135,7 +135,7 @@ def test_concurrent_uploads_and_deletes_of_one_name(start_server, redis_server, 
         statuses = list(pool.map(act, range(6)))
     assert set(statuses) <= {201, 204, 404, 503}, statuses  # 503: too busy to lint in time
     current = redis.Redis.from_url(redis_server.url).hget(keys.templates_current(), "promo")
-    final = current.decode() or None
+    final = current.decode() if current else None  # None: deleted, or never stored
     wait_for_agreement(one, "promo", final, 1)
     wait_for_agreement(two, "promo", final, 1)
 

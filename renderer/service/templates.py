@@ -52,7 +52,8 @@ async def upload_template(request: Request) -> JSONResponse:
             lambda: upload.files_from_svg(body, name, exists, force)
         )
     elif content_type.startswith("multipart/form-data"):
-        files = upload.files_from_parts(await _parts(request))
+        parts = await _parts(request)
+        files = await service.pool.run(lambda: upload.files_from_parts(parts))
     else:
         body = await read_body(request, MAX_UPLOAD_BYTES, "the upload")
         files = await service.pool.run(lambda: upload.files_from_zip(body))

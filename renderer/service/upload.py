@@ -17,7 +17,6 @@ import tempfile
 import tomllib
 import zipfile
 import zlib
-from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from renderer.core import importer, lint
@@ -83,8 +82,12 @@ def _unzip(archive: zipfile.ZipFile) -> dict[str, bytes]:
     return files
 
 
-def files_from_parts(parts: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
-    """The files of a multipart upload (filename, bytes), checked like a zip's."""
+def files_from_parts(parts: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """The files of a multipart upload (filename, bytes), checked like a zip's. One zip part
+    alone is the template's zip (what ``curl -F file=@template.zip`` and a browser's file
+    picker send), unpacked as if it had been posted whole."""
+    if len(parts) == 1 and parts[0][1][:4] == b"PK\x03\x04":
+        return files_from_zip(parts[0][1])
     files: dict[str, bytes] = {}
     for filename, data in parts:
         files[safe_name(filename)] = data
