@@ -91,6 +91,7 @@ SHEET = """<svg xmlns="http://www.w3.org/2000/svg" width="400" height="200">
   <text id="strong" class="loud" style="font-weight: 900">D</text>
 </g>
 <text id="plain" x="1" y="2">E</text>
+<rect id="box" class="big" style="fill: #f00" width="10" height="10"/>
 </svg>"""  # noqa: E501
 
 
@@ -113,6 +114,18 @@ def test_the_cascade_orders_attributes_rules_style_and_important():
     assert found["own"].size == pytest.approx(20.0)  # style="" over .big: 2em of the g's 10
     assert found["strong"].weight == 300  # !important over style=""
     assert found["plain"].size == 20 and not found["plain"].italic
+
+
+def test_inlining_the_texts_first_then_the_rest_is_inlining_all_at_once():
+    at_once, in_two = ET.fromstring(SHEET), ET.fromstring(SHEET)
+    cascade.inline(at_once)
+    cascade.inline(in_two, texts_only=True)
+    texts = ET.tostring(in_two)
+    cascade.inline(in_two, texts_only=True)
+    assert ET.tostring(in_two) == texts  # done once
+    assert in_two.find(".//{*}rect").get("style") == "fill: #f00"  # not a text: not yet
+    cascade.inline(in_two)
+    assert ET.tostring(in_two) == ET.tostring(at_once)
 
 
 def test_inlining_twice_changes_nothing():

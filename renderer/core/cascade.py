@@ -20,8 +20,8 @@ import cssselect2
 import tinycss2
 
 SVG = "http://www.w3.org/2000/svg"
-STYLE = f"{{{SVG}}}style"
-INLINED = "data-inlined"  # on a <style> element whose rules are written into the tree
+STYLE, TEXT = f"{{{SVG}}}style", f"{{{SVG}}}text"
+INLINED = "data-inlined"  # on a <style> whose rules are written: into "texts" or "all"
 # Selectors whose match depends on an element's siblings: drawing a top-level element in a run
 # of its own (layers) would change what they match.
 STRUCTURAL = ("first-child", "last-child", "only-child", "nth-child", "nth-last-child",
@@ -41,38 +41,61 @@ def declarations(text: str) -> list[Declaration]:
     return found
 
 
-def stylesheet(root: ET.Element) -> str:
-    """The CSS of ``root``'s ``<style>`` elements not yet inlined (type text/css)."""
+def stylesheet(root: ET.Element, unless: str = "") -> str:
+    """The CSS of ``root``'s ``<style>`` elements (type text/css), but for those marked as
+    inlined ``unless`` (``"all"``: written into every element)."""
     return "\n".join(
         element.text or ""
         for element in root.iter(STYLE)
-        if element.get("type", "text/css") == "text/css" and not element.get(INLINED)
+        if element.get("type", "text/css") == "text/css"
+        and not (unless and element.get(INLINED) == unless)
     )
 
 
-def inline(root: ET.Element) -> None:
+def inline(root: ET.Element, texts_only: bool = False) -> None:
     """Write the ``<style>`` rules of ``root`` into the ``style`` attribute of every element
-    they apply to (in place; once: the ``<style>`` elements are marked as done)."""
-    css = stylesheet(root)
+    they apply to (in place; once: the ``<style>`` elements are marked as done). With
+    ``texts_only``, only into the texts, what is inside them and what they inherit from: all
+    the text engine reads, and matching is most of the cost on a large drawing (the rest
+    CairoSVG styles itself from the same rules)."""
+    css = stylesheet(root, "all")
     if not css.strip():
         return
+    done = {e.get(INLINED) for e in root.iter(STYLE)}
+    if texts_only and "texts" in done:
+        return
     normal, important = _matchers(css)
+    texts = _texts_and_kin(root) if texts_only or "texts" in done else None
     for wrapper in cssselect2.ElementWrapper.from_xml_root(root).iter_subtree():
+        element = wrapper.etree_element
+        if texts is not None and (element in texts) != texts_only:
+            continue  # not wanted now, or written already
         ruled = [d for *_, d in normal.match(wrapper)]
         strong = [d for *_, d in important.match(wrapper)]
-        if not ruled and not strong:
-            continue
-        element = wrapper.etree_element
-        own = declarations(element.get("style", ""))
-        ordered = [
-            *(d for block in ruled for d in block),
-            *(d for d in own if not d[2]),
-            *(d for block in strong for d in block),
-            *(d for d in own if d[2]),
-        ]
-        element.set("style", ";".join(f"{n}:{v}{' !important' * i}" for n, v, i in ordered))
+        if ruled or strong:
+            own = declarations(element.get("style", ""))
+            ordered = [
+                *(d for block in ruled for d in block),
+                *(d for d in own if not d[2]),
+                *(d for block in strong for d in block),
+                *(d for d in own if d[2]),
+            ]
+            element.set("style", ";".join(f"{n}:{v}{' !important' * i}" for n, v, i in ordered))
     for element in root.iter(STYLE):
-        element.set(INLINED, "1")
+        element.set(INLINED, "texts" if texts_only else "all")
+
+
+def _texts_and_kin(root: ET.Element) -> set[ET.Element]:
+    """The ``<text>`` elements, everything inside them, and their ancestors."""
+    parents = {child: parent for parent in root.iter() for child in parent}
+    found: set[ET.Element] = set()
+    for text in root.iter(TEXT):
+        found.update(text.iter())
+        node = text
+        while node in parents and parents[node] not in found:
+            node = parents[node]
+            found.add(node)
+    return found
 
 
 def structural(css: str) -> str | None:

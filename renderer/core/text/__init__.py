@@ -36,7 +36,7 @@ def typeset(root: ET.Element, within: Iterable[ET.Element] | None = None) -> lis
     ``within``, when given) and replace each with its glyphs; what was done to each. The
     tree's ``<style>`` rules are written into its elements first (``cascade.inline``); each
     box is where the text lands on the image (through its and its ancestors' transforms)."""
-    inline(root)
+    inline(root, texts_only=True)
     parents = {child: parent for parent in root.iter() for child in parent}
     scope = list(within) if within is not None else [root]
     texts = [
