@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import (
     audience_memory,
+    exports,
     hostile,
     http_load,
     inprocess,
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
     results["quality_per_byte"] = quality.quality_per_byte(catalog)
     results["text_engine"] = text_engine.run(catalog, size["renders"])
+    results["exports"] = exports.run(size["renders"])
     results["palettes"] = palettes.palettes(catalog, args.quick)
     results["audience"] = audience_memory.run(size["audience_rows"])
     results["hostile"] = hostile.run(catalog.get("flash_sale"))

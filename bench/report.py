@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import palettes, quality, text_engine
+from bench import exports, palettes, quality, text_engine
 
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
@@ -137,6 +137,8 @@ def markdown(results: dict, plots: list[str]) -> str:
         lines += quality.report(results["quality_per_byte"])
     if results.get("text_engine"):
         lines += text_engine.markdown(results["text_engine"])
+    if results.get("exports"):
+        lines += exports.markdown(results["exports"])
     if results.get("palettes"):
         lines += palettes.report(results["palettes"])
     hostile = results.get("hostile")

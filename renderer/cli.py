@@ -205,6 +205,12 @@ def list_templates(args: argparse.Namespace) -> int:
                 f"budget {s['budget']:,} B  version {s['version']}"
             )
             print(f"    {s['description']}")
+            if s["whole_because"]:
+                print(f"    drawn whole for every image: {s['whole_because']}")
+            else:
+                print(f"    layered: {s['redrawn']:.0%} of the image drawn per recipient")
+            if s["frame"]:
+                print(f"    {s['frame']}")
             for name, f in s["fields"].items():
                 need = "required" if f["required"] else f"default {f['default']!r}"
                 print(f"    {name:<14} {f['type']:<8} {need}  sample {f['sample']!r}")

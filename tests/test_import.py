@@ -49,7 +49,7 @@ def test_import_reports_and_writes_a_folder_that_lints_clean(tmp_path):
     assert "merge fields: first_name, discount (2 text elements)" in report
     assert "fonts: Inter" in report
     assert "filter (feBlend, feFlood, feGaussianBlur, feOffset)" in report
-    assert "one group wraps everything" in report
+    assert "the frame group 'url(#clip0_1_2)' clips to the whole canvas" in report
     folder = out / "spring_sale"
     assert (folder / "template.svg").read_text() == FIGMA  # the export, untouched
     manifest = tomllib.loads((folder / "manifest.toml").read_text())

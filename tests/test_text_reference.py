@@ -3,21 +3,17 @@ line's ink box must land within a few pixels of ours. Chromium shapes with its o
 and lays out with Blink; it sees only the bundled fonts (its fontconfig is pointed at
 fonts/fonts.conf, and the families are given as @font-face with their files)."""
 
-import functools
-import http.server
 import io
-import threading
 import xml.etree.ElementTree as ET
 
 import pytest
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
 from renderer.core import text
 from renderer.core.raster import Fetcher, rasterize
 
-from .test_studio import ARTIFACTS, CHROMIUM
-from .text_oracle import FONTS, ink
+from .test_studio import ARTIFACTS
+from .text_oracle import chromium, ink
 
 TOLERANCE = 3  # px, on every side of each line's ink box
 W, H = 640, 100
@@ -76,46 +72,14 @@ def page_html() -> str:
     )
 
 
-class _Files(http.server.SimpleHTTPRequestHandler):
-    """The page, and the font files, from this machine only."""
-
-    def __init__(self, *args, html: bytes, **kwargs):
-        self.html = html
-        super().__init__(*args, directory=str(FONTS), **kwargs)
-
-    def do_GET(self):
-        if self.path.startswith("/fonts/"):
-            self.path = self.path.removeprefix("/fonts")
-            return super().do_GET()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.end_headers()
-        self.wfile.write(self.html)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def chromium_shot(tmp_path_factory) -> Image.Image:
-    handler = functools.partial(_Files, html=page_html().encode())
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    home = tmp_path_factory.mktemp("chromium-home")
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--font-render-hinting=none"],
-                env={"FONTCONFIG_FILE": str(FONTS / "fonts.conf"), "HOME": str(home)},
-            )
-            page = browser.new_page(viewport={"width": W, "height": H * len(CASES)})
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-            page.evaluate("document.fonts.ready")
-            shot = page.screenshot(full_page=True)
-            browser.close()
-    finally:
-        server.shutdown()
+    pages = {"/": ("text/html; charset=utf-8", page_html().encode())}
+    with chromium(pages, tmp_path_factory.mktemp("chromium-home")) as (browser, url):
+        page = browser.new_page(viewport={"width": W, "height": H * len(CASES)})
+        page.goto(url + "/")
+        page.evaluate("document.fonts.ready")
+        shot = page.screenshot(full_page=True)
     ARTIFACTS.mkdir(exist_ok=True)
     image = Image.open(io.BytesIO(shot)).convert("RGB")
     image.save(ARTIFACTS / "text-chromium.png")

@@ -1,13 +1,21 @@
 """What the tests of the text engine check its output against, independently of the engine:
 the font files read by fontTools, the set SVG read as XML, and pixels."""
 
+import contextlib
+import functools
+import http.server
+import threading
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 
 from fontTools.ttLib import TTFont
 from PIL import Image
+from playwright.sync_api import Browser, sync_playwright
 
 from .conftest import ROOT
+from .test_studio import CHROMIUM
 
 FONTS = ROOT / "fonts"
 GLYPHS = "{urn:mms-renderer:text}glyphs"
@@ -85,3 +93,45 @@ def colourful(image: Image.Image) -> int:
 def ink(image: Image.Image, threshold: int = 160) -> tuple[int, int, int, int] | None:
     """The box of dark pixels (text on white)."""
     return image.convert("L").point(lambda v: 255 if v < threshold else 0).getbbox()
+
+
+class Pages(http.server.SimpleHTTPRequestHandler):
+    """Pages from memory (path -> (content type, body)) and the bundled font files under
+    /fonts/, from this machine only: what the Chromium comparisons load."""
+
+    def __init__(self, *args, pages: dict[str, tuple[str, bytes]], **kwargs):
+        self.pages = pages
+        super().__init__(*args, directory=str(FONTS), **kwargs)
+
+    def do_GET(self):
+        if self.path.startswith("/fonts/"):
+            self.path = self.path.removeprefix("/fonts")
+            return super().do_GET()
+        kind, body = self.pages[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def chromium(pages: dict[str, tuple[str, bytes]], home: Path) -> Iterator[tuple[Browser, str]]:
+    """Debian's Chromium, seeing only the bundled fonts (its fontconfig pointed at
+    fonts/fonts.conf), and the base URL ``pages`` are served at."""
+    handler = functools.partial(Pages, pages=pages)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--font-render-hinting=none"],
+                env={"FONTCONFIG_FILE": str(FONTS / "fonts.conf"), "HOME": str(home)},
+            )
+            yield browser, f"http://127.0.0.1:{server.server_address[1]}"
+            browser.close()
+    finally:
+        server.shutdown()

@@ -8,6 +8,7 @@ template store. A broken template is reported with its file and line, whatever w
 in it; the others still load.
 """
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -120,6 +121,8 @@ class Template:
                 "durations": list(self.animation.durations),
             },
             "whole_because": self.layers.reason or None,
+            "redrawn": round(self.layers.redrawn, 3),  # share of the area drawn per image
+            "frame": self.layers.note or None,
             "fields": {
                 name: {
                     "type": f.type,
@@ -338,17 +341,25 @@ def version_of(files: Mapping[str, bytes]) -> str:
 
 def _try_fill(template: Template) -> None:
     """Fill with the sample and the extreme values, so a broken template fails at load; then
-    draw the static layers (from either: they do not depend on values)."""
+    draw the static layers (from either: they do not depend on values), and measure how much
+    of the image the dynamic ones draw on at the extreme values."""
+    roots = []
     for which in ("sample", "extreme"):
         raw = fields.example_values(template.fields, which)
         try:
             values = fields.validate(template.fields, raw)
         except RendererError as exc:
             raise TemplateError(f"{which} values: {exc}", template.name, MANIFEST_FILE) from None
-        root = template.parse(template.fill(values, datetime.now(UTC)))
+        roots.append(template.parse(template.fill(values, datetime.now(UTC))))
     if template.layers.layered:
-        text.typeset(root)
-        compose.prepare(template.layers, root, template.fetcher, (template.width, template.height))
+        size = (template.width, template.height)
+        text.typeset(roots[0])
+        compose.prepare(template.layers, roots[0], template.fetcher, size)
+        with contextlib.suppress(TemplateError):  # lint says what does not draw
+            compose.fit_dynamic(template.layers, roots[1])
+            template.layers.redrawn = compose.redrawn(
+                template.layers, roots[1], template.fetcher, size
+            )
 
 
 def _uses_clock(tree: nodes.Template) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cairocffi as cairo
 import cairosvg.parser
 import cairosvg.surface
+import numpy as np
 from PIL import Image
 
 from renderer.core import text
@@ -187,6 +188,17 @@ def paint(layers: Layers, drawn: dict[int, Drawn], box: tuple[int, int, int, int
 
 def _digest(drawn: dict[int, Drawn], index: int) -> bytes | None:
     return drawn[index].digest if index in drawn else None
+
+
+def redrawn(layers: Layers, filled: ET.Element, fetcher: Fetcher, size: tuple[int, int]) -> float:
+    """The share of the image's area that the dynamic runs of ``filled`` (fitted) draw on:
+    what a render draws per recipient, the rest coming from the static runs."""
+    covered = np.zeros((size[1], size[0]), dtype=bool)
+    for piece in draw_dynamic(layers, filled, fetcher, size).values():
+        if piece.box is not None:
+            left, top, right, bottom = piece.box
+            covered[top:bottom, left:right] = True
+    return float(covered.mean())
 
 
 def _box(drawn: dict[int, Drawn], index: int) -> tuple[int, int, int, int] | None:

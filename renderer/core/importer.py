@@ -2,7 +2,7 @@
 
 Figma, Illustrator, Inkscape and Canva export one SVG file. The marketer types
 ``{{ first_name }}`` into the design and exports; ``mms-renderer import`` then says what the file
-holds (merge fields, fonts, effects, whether a frame wraps everything) and writes the folder:
+holds (merge fields, fonts, effects, how it will be layered) and writes the folder:
 the SVG untouched and a manifest whose every guess is marked TODO. A single file has nothing
 beside it, so any reference that is not inside the file (``data:`` or ``#id``) is refused, as
 are DOCTYPEs and entities.
@@ -19,6 +19,7 @@ from defusedxml.ElementTree import fromstring
 from renderer.core.catalog import NAME
 from renderer.core.errors import RendererError
 from renderer.core.guard import HREFS, IMPORT, SVG, URL_FUNCTION
+from renderer.core.layers import analyse
 from renderer.core.limits import MAX_SVG_BYTES
 
 PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)")
@@ -46,21 +47,16 @@ class Found:
     texts: int  # text elements, with or without a placeholder
     fonts: tuple[str, ...]
     effects: tuple[str, ...]  # e.g. "filter (feGaussianBlur, feOffset)", "mask"
-    wrapped: bool  # one group (a frame) wraps everything: not layered as exported
+    layering: str  # how it will be drawn: what ``layers.analyse`` says of it
 
     def lines(self) -> list[str]:
         fields = ", ".join(self.fields) or "none: type {{ first_name }} into a text"
-        layering = (
-            "one group wraps everything (a frame): drawn whole for every recipient"
-            if self.wrapped
-            else "top-level elements: the ones without a field are drawn once"
-        )
         return [
             f"size {self.width}x{self.height}",
             f"merge fields: {fields} ({self.texts} text elements)",
             f"fonts: {', '.join(self.fonts) or 'none named'}",
             f"effects: {', '.join(self.effects) or 'none'}",
-            f"layering: {layering}",
+            f"layering: {self.layering}",
         ]
 
 
@@ -82,7 +78,7 @@ def inspect(data: bytes) -> Found:
     fonts = [element.get("font-family") for element in root.iter()]
     fonts += FONT_FAMILY.findall(text)
     width, height = _size(root)
-    children = [c for c in root if c.tag not in (f"{{{SVG}}}defs", f"{{{SVG}}}style")]
+    layers = analyse(text)
     return Found(
         width=width,
         height=height,
@@ -90,7 +86,9 @@ def inspect(data: bytes) -> Found:
         texts=sum(1 for e in root.iter(f"{{{SVG}}}text")),
         fonts=tuple(dict.fromkeys(f.strip().strip("'\"") for f in fonts if f)),
         effects=_effects(root),
-        wrapped=len(children) == 1 and children[0].tag == f"{{{SVG}}}g",
+        layering=f"drawn whole for every recipient: {layers.reason}"
+        if layers.reason
+        else layers.note or "top-level elements: the ones without a field are drawn once",
     )
 
 

@@ -26,7 +26,7 @@ from renderer.core import fields
 from renderer.core.catalog import load_template
 from renderer.core.errors import RendererError, TemplateError
 from renderer.core.limits import WORK_CPU_SECONDS, WORK_MEMORY_BYTES, WORK_WALL_SECONDS
-from renderer.core.lint import LINT_AT, Finding, lint, load_finding
+from renderer.core.lint import LINT_AT, Finding, lint, not_loading
 from renderer.core.render import plan, render
 
 MARK = "findings: "
@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
             sample = fields.example_values(template.fields, "sample")
             render(plan(template, sample, format="gif", at=LINT_AT))
     except TemplateError as exc:
-        findings = [load_finding(exc)]
+        findings = not_loading(Path(argv[0]), exc)
     except RendererError as exc:
         findings = [Finding("error", "render", f"the animation: {exc}")]
     print(MARK + json.dumps([asdict(finding) for finding in findings]), flush=True)

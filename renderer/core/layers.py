@@ -5,8 +5,10 @@ runs (no Jinja expression, no live value, nothing they refer to that varies), dr
 template version (``compose.prepare``), and dynamic runs (anything that depends on values or
 time, or marked ``data-dynamic``), filled and drawn per image. Definitions (``<defs>``,
 gradients, ``<style>``) travel with every run. A template whose source is not XML as written
-(a ``<`` inside a Jinja expression), whose root element or ``<style>`` varies, or that refers
-across runs by id renders whole instead; ``Layers.reason`` says why.
+(a ``<`` inside a Jinja expression), whose root element or ``<style>`` varies, whose CSS
+selects by siblings (``+``, ``~``, ``:nth-child``: a run drawn alone has other siblings), or
+that refers across runs by id renders whole instead; ``Layers.reason`` says why. Descendant,
+class, id and type selectors match the same in a run as in the whole (``cascade``).
 """
 
 import re
@@ -19,6 +21,8 @@ import cairocffi as cairo
 from cachetools import LRUCache
 from PIL import Image
 
+from renderer.core.cascade import structural, stylesheet
+from renderer.core.frame import unwrap
 from renderer.core.guard import SVG, references
 
 MARK = "data-layer"
@@ -51,6 +55,8 @@ class Layers:
     source: str  # the template source with data-layer marks (or as it was, if whole)
     runs: list[Run] = field(default_factory=list)
     reason: str = ""
+    note: str = ""  # a frame group around everything: taken apart, or why not (``frame``)
+    redrawn: float = 1.0  # share of the image's area the dynamic runs draw on (at load)
     opaque: bool = False  # the first run covers every pixel: the result needs no alpha
     static: Image.Image | None = field(default=None, repr=False)  # no dynamic run drawn
     # filled dynamic runs seen once (-> their size), and those seen again with their drawn
@@ -84,10 +90,16 @@ def analyse(source: str) -> Layers:
     root_tag = body[: body.index(">") + 1]
     if JINJA.search(root_tag):
         return Layers(source, reason="the <svg> element's attributes vary")
+    split, note = unwrap(body, root, [c for c in root if c.tag not in SHARED_TAGS])
+    if split != body:
+        body, positions, root = split, _top_level_starts(split.encode()), ET.fromstring(split)
     children = list(root)
     if len(children) != len(positions):
         return Layers(source, reason="could not locate the top-level elements")
 
+    sibling = structural(stylesheet(root))
+    if sibling:
+        return Layers(source, reason=f"the CSS selector {sibling!r} depends on siblings")
     between = [root.text or "", *(child.tail or "" for child in children)]
     if any("{{" in text for text in between):
         return Layers(source, reason="a {{ }} expression outside any element (wrap it in <g>)")
@@ -133,7 +145,7 @@ def analyse(source: str) -> Layers:
         name = re.match(rb"<([^\s/>]+)", marked[position:]).group(1)
         insert_at = position + 1 + len(name)
         marked[insert_at:insert_at] = f' {MARK}="{index}"'.encode()
-    return Layers(source[:start] + marked.decode(), runs)
+    return Layers(source[:start] + marked.decode(), runs, note=note)
 
 
 def _runs(kinds: list[str], children: list[ET.Element]) -> list[Run]:

@@ -7,15 +7,16 @@ Run by ``mms-renderer lint``, ``GET /v1/templates/{name}/lint``, the studio, and
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import meta
 
-from renderer.core import fields, raster, text
-from renderer.core.catalog import Template, load_template
-from renderer.core.errors import RendererError, TemplateError
+from renderer.core import effects, fields, raster, salvage, text, transform
+from renderer.core.cascade import inline
+from renderer.core.catalog import Template, build_template, load_template, read_files
+from renderer.core.errors import RendererError, TemplateError, line_of
 from renderer.core.guard import SVG
 from renderer.core.limits import LOW_QUALITY_WARNING, MAX_TEXT_SHARE
 from renderer.core.perceptual import DISPLAY_WIDTH
@@ -43,8 +44,9 @@ RULES = {
     "render": "the sample or extreme values do not render",
     "cost": "it takes more work to load, fill or draw than a template may",
     "missing-font": "a font family that is not bundled",
+    "effect": "a filter primitive or blend mode that is not drawn as a browser draws it",
     "missing-glyph": "text the fonts have no glyph for",
-    "overflow": "text without a box that runs off the image",
+    "overflow": "text that runs off the image: without a box, or with a box past the edge",
     "text-cut": "fitted text cut with an ellipsis at its extreme values",
     "text-area": f"text covering more than {MAX_TEXT_SHARE:.0%} of the image",
     "budget": "the byte budget is only met below the width a phone shows an MMS at",
@@ -54,7 +56,7 @@ RULES = {
 
 # What a template that does not load gets as its rule, by the loader's message.
 LOAD_RULES = (
-    (r"' is undefined", "undeclared-field"),
+    (r"' is undefined|is used but not in the manifest", "undeclared-field"),
     (r"costs over|steps \(|characters and items|nest \d+ deep|too large a number", "cost"),
     (r"work budget|filled SVG is over|too wide|range of", "cost"),
     (r"external reference|data: URI", "external-reference"),
@@ -78,19 +80,38 @@ class Finding:
             raise ValueError(f"lint rule {self.rule!r} is not in RULES")
 
     def __str__(self) -> str:
-        where = (
-            f" ({self.element})" if self.element else f" (line {self.line})" if self.line else ""
+        where = ", ".join(
+            ([self.element] if self.element else []) + ([f"line {self.line}"] if self.line else [])
         )
-        return f"{self.severity}: {self.rule}: {self.message}{where}"
+        return f"{self.severity}: {self.rule}: {self.message}" + (f" ({where})" if where else "")
 
 
 def lint_folder(folder: Path) -> list[Finding]:
-    """Lint a template folder, including one that does not even load."""
+    """Lint a template folder, including one that does not even load: then what stopped it
+    (each undeclared field, each refused reference) is declared or blanked in a copy
+    (``salvage``), and the copy is linted for everything else."""
     try:
-        template = load_template(folder)
+        return lint(load_template(folder))
     except TemplateError as exc:
-        return [load_finding(exc)]
-    return lint(template)
+        return not_loading(folder, exc)
+
+
+def not_loading(folder: Path, exc: TemplateError) -> list[Finding]:
+    """Every finding of a template that does not load (``exc`` says why)."""
+    first = load_finding(exc)
+    try:
+        files, problems = salvage.patch(folder.name, read_files(folder))
+    except TemplateError:
+        return [first]
+    found = [load_finding(problem) for problem in problems]
+    if problems:
+        try:
+            found += lint(build_template(folder.name, files, folder))
+        except TemplateError as again:
+            found.append(load_finding(again))
+    if first.rule not in {f.rule for f in found}:
+        found.insert(0, first)
+    return _unique(found)
 
 
 def load_finding(exc: TemplateError) -> Finding:
@@ -104,8 +125,8 @@ def lint(template: Template) -> list[Finding]:
     for which in ("sample", "extreme"):
         try:
             root = _filled(template, which)
-            findings += _fonts(root)
-            done = text.typeset(root)
+            findings += _fonts(root, template.source) + _effects(root, template.source)
+            done = _on_image(text.typeset(root), root, template)
             findings += _glyphs(done, which) + _fitting(template, done, which)
         except (RendererError, ValueError) as exc:
             findings.append(Finding("error", "render", f"{which} values: {exc}"))
@@ -125,7 +146,7 @@ def _placeholders(template: Template) -> list[Finding]:
             "error",
             "undeclared-field",
             f"{{{{ {name} }}}} is used but not in the manifest",
-            line=_line(template.source, name),
+            line=salvage.placeholder_line(template.source, name),
         )
         for name in sorted(used - declared)
     ]
@@ -138,24 +159,15 @@ def _placeholders(template: Template) -> list[Finding]:
 
 def _markup(template: Template) -> list[Finding]:
     found = []
-    for match in re.finditer(r"<script\b", template.source, re.IGNORECASE):
-        found.append(
-            Finding(
-                "error",
-                "script",
-                "scripts are not allowed in a template",
-                line=template.source.count("\n", 0, match.start()) + 1,
+    for pattern, rule in ((r"<script\b", "script"), (r"\son[a-z]+\s*=", "event-attribute")):
+        for match in re.finditer(pattern, template.source, re.IGNORECASE):
+            message = (
+                "scripts are not allowed in a template"
+                if rule == "script"
+                else f"event attribute {match.group(0).strip()!r} is not allowed"
             )
-        )
-    for match in re.finditer(r"\son[a-z]+\s*=", template.source, re.IGNORECASE):
-        found.append(
-            Finding(
-                "error",
-                "event-attribute",
-                f"event attribute {match.group(0).strip()!r} is not allowed",
-                line=template.source.count("\n", 0, match.start()) + 1,
-            )
-        )
+            line = template.source.count("\n", 0, match.start()) + 1
+            found.append(Finding("error", rule, message, line=line))
     return found
 
 
@@ -181,9 +193,11 @@ def _filled(template: Template, which: str) -> ET.Element:
     return template.parse(template.fill(values, LINT_AT))
 
 
-def _fonts(root: ET.Element) -> list[Finding]:
-    """A text (or tspan) whose first family is not bundled: it would be drawn in another."""
+def _fonts(root: ET.Element, source: str) -> list[Finding]:
+    """A text (or tspan) whose first family is not bundled: it would be drawn in another.
+    Its line is where the template first names the family (an attribute or a rule)."""
     fonts = text.fontset()
+    inline(root)
     parents = {child: parent for parent in root.iter() for child in parent}
     found = []
     for element in root.iter():
@@ -200,17 +214,49 @@ def _fonts(root: ET.Element) -> list[Finding]:
                     "error",
                     "missing-font",
                     f"font {family!r} is not bundled; it would be drawn in the fallback "
-                    f"fonts (bundled: {', '.join(fonts.family_names())})",
+                    f"fonts{_did_you_mean(fonts.nearest(family))} (bundled: "
+                    f"{', '.join(fonts.family_names())})",
                     element=_name(element, parents),
+                    line=_family_line(source, family),
                 )
             )
     return found
+
+
+def _effects(root: ET.Element, source: str) -> list[Finding]:
+    """Filters and blend modes drawn otherwise than a browser draws them."""
+    found = []
+    for name, what in effects.not_drawn(root):
+        line = line_of(source, f'id="{name}"') or line_of(source, name)
+        message = f"{what}: it would be left out or drawn otherwise"
+        found.append(Finding("error", "effect", message, element=name, line=line))
+    return found
+
+
+def _did_you_mean(name: str | None) -> str:
+    return f"; did you mean {name!r}?" if name else ""
+
+
+def _family_line(source: str, family: str) -> int | None:
+    match = re.search(r"font-family\s*[:=]\s*[\"']?[^;>]*" + re.escape(family), source, re.I)
+    match = match or re.search(re.escape(family), source, re.IGNORECASE)
+    return source.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _name(element: ET.Element, parents: dict) -> str:
     while element.get("id") is None and element in parents and element.tag != f"{{{SVG}}}text":
         element = parents[element]
     return element.get("id") or "text"
+
+
+def _on_image(done: list[text.Fitted], root: ET.Element, template: Template):
+    """The texts with their boxes in image pixels (the root's viewBox to the output size)."""
+    matrix = transform.viewport(root, template.width, template.height)
+    return [
+        replace(f, box=transform.box(matrix, f.box)) if f.box and matrix != transform.IDENTITY
+        else f
+        for f in done
+    ]  # fmt: skip
 
 
 def _glyphs(done: list[text.Fitted], which: str) -> list[Finding]:
@@ -240,15 +286,19 @@ def _fitting(template: Template, done: list[text.Fitted], which: str) -> list[Fi
                     element=fitted.id,
                 )
             )
-        elif not fitted.fitted and fitted.box is not None:
+        elif fitted.box is not None:
             left, top, width, height = fitted.box
-            if left < 0 or left + width > template.width:
+            if left < -0.5 or left + width > template.width + 0.5:
+                fix = (
+                    "its box (data-fit-width) reaches past the edge: make it narrower"
+                    if fitted.fitted
+                    else "give it a box (data-fit-width)"
+                )
                 found.append(
                     Finding(
                         "error",
                         "overflow",
-                        f"at the {which} values {fitted.text!r} runs off the image; give it "
-                        f"a box (data-fit-width)",
+                        f"at the {which} values {fitted.text!r} runs off the image; {fix}",
                         element=fitted.id,
                         box=(int(left), int(top), int(width), int(height)),
                     )
@@ -327,11 +377,6 @@ def _quality(template: Template) -> list[Finding]:
             )
         ]
     return []
-
-
-def _line(source: str, name: str) -> int | None:
-    match = re.search(r"\{\{[^}]*\b" + re.escape(name) + r"\b", source)
-    return source.count("\n", 0, match.start()) + 1 if match else None
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -14,6 +14,7 @@ import cairosvg.parser
 import cairosvg.surface
 from PIL import Image
 
+import renderer.core.effects  # noqa: F401 (draws SVG filters inside CairoSVG)
 from renderer.core import guard
 from renderer.core.errors import TemplateError
 

@@ -8,10 +8,13 @@ weight and style, with a fallback chain by coverage) and shapes each run with Ha
 which ``draw`` teaches CairoSVG to draw from cached outlines and colour emoji bitmaps.
 """
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
 import renderer.core.text.draw  # noqa: F401 (registers the glyph element with CairoSVG)
+from renderer.core import transform
+from renderer.core.cascade import inline
 from renderer.core.errors import TemplateError
 from renderer.core.text.export import export
 from renderer.core.text.fontset import fontset
@@ -30,7 +33,10 @@ TEXT = "{http://www.w3.org/2000/svg}text"
 
 def typeset(root: ET.Element, within: Iterable[ET.Element] | None = None) -> list[Fitted]:
     """Lay out every ``<text>`` of ``root`` (only those inside the top-level elements
-    ``within``, when given) and replace each with its glyphs; what was done to each."""
+    ``within``, when given) and replace each with its glyphs; what was done to each. The
+    tree's ``<style>`` rules are written into its elements first (``cascade.inline``); each
+    box is where the text lands on the image (through its and its ancestors' transforms)."""
+    inline(root, texts_only=True)
     parents = {child: parent for parent in root.iter() for child in parent}
     scope = list(within) if within is not None else [root]
     texts = [
@@ -44,7 +50,11 @@ def typeset(root: ET.Element, within: Iterable[ET.Element] | None = None) -> lis
     for element in texts:
         try:
             style = _style(element, parents, styles)
-            done.append(set_text(element, style, parents.get(element)))
+            matrix = transform.of(element, parents)
+            fitted = set_text(element, style, parents.get(element))
+            if fitted.box is not None and matrix != transform.IDENTITY:  # on the image
+                fitted = dataclasses.replace(fitted, box=transform.box(matrix, fitted.box))
+            done.append(fitted)
         except ValueError as exc:  # a style or a position the engine cannot read
             name = element.get("id") or "text"
             raise TemplateError(f"<text id={name!r}>: {exc}") from None

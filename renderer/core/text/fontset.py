@@ -2,11 +2,14 @@
 
 Everything comes from the font files in ``fonts/`` (``fonts/fonts.toml`` says which, and where
 from): family names, weights and styles are read from the files themselves, so a template names
-a family as a design tool does (``Inter``, ``Inter Black``, ``Noto Sans Arabic``). A family is
+a family as a design tool does: ``Inter``, ``Inter Black`` (Figma, Canva), ``Inter Bold``
+(a full name), ``'Inter-Bold'`` (the PostScript name Illustrator writes), ``Noto Sans
+Arabic``; case, spaces and hyphens do not count. A family is
 matched as CSS matches ``font-family`` with ``font-weight`` and ``font-style``; a character its
 faces lack is drawn from the first family of the fallback chain whose face covers it.
 """
 
+import difflib
 import os
 import re
 import threading
@@ -55,7 +58,8 @@ class Face:
     index: int
     blob: hb.Blob = field(repr=False)
     family: str = ""
-    names: tuple[str, ...] = ()  # every family name that selects it
+    names: tuple[str, ...] = ()  # every name that selects it: typographic and legacy family,
+    # full name and PostScript name (the last two select this face alone)
     weight: int = 400
     italic: bool = False
 
@@ -126,6 +130,16 @@ class Fontset:
     def family_names(self) -> list[str]:
         """Every family a template can name (typographic names; legacy ones work too)."""
         return sorted({face.family for face in self.faces})
+
+    def nearest(self, family: str) -> str | None:
+        """The bundled name closest to a family that is not bundled (a typo, a weight the
+        family lacks), for lint's message."""
+        names = {name for face in self.faces for name in face.names}
+        found = difflib.get_close_matches(key(family), {key(n) for n in names}, 1, 0.75)
+        if not found:
+            return None
+        spellings = [name for name in names if key(name) == found[0]]  # as it was written
+        return max(spellings, key=lambda n: difflib.SequenceMatcher(None, family, n).ratio())
 
     def match(self, family: str, weight: int, italic: bool) -> Face | None:
         """The face of ``family`` CSS font matching picks for ``weight`` and ``italic``."""
@@ -199,6 +213,7 @@ def _faces(path: Path) -> list[Face]:
         typographic = face.get_name(hb.OTNameIdPredefined.TYPOGRAPHIC_FAMILY)
         legacy = face.get_name(hb.OTNameIdPredefined.FONT_FAMILY)
         full = face.get_name(hb.OTNameIdPredefined.FULL_NAME)
+        postscript = face.get_name(hb.OTNameIdPredefined.POSTSCRIPT_NAME)
         family = typographic or legacy
         faces.append(
             Face(
@@ -207,7 +222,7 @@ def _faces(path: Path) -> list[Face]:
                 index=index,
                 blob=blob,
                 family=family,
-                names=tuple(dict.fromkeys(n for n in (family, legacy, full) if n)),
+                names=tuple(dict.fromkeys(n for n in (family, legacy, full, postscript) if n)),
                 weight=round(font.get_style_value(hb.StyleTag.WEIGHT)),
                 italic=font.get_style_value(hb.StyleTag.ITALIC) > 0,
             )

@@ -1,18 +1,21 @@
 """Text style: the properties the text engine reads, with CSS inheritance, in one place.
 
-An SVG element states a property as a presentation attribute (``font-weight="600"``) or in
-its ``style`` attribute (``style="font-weight:600"``, which wins); what it does not state it
-inherits from its parent. ``resolve`` computes one element's style from its parent's;
-``computed`` walks an element's ancestors. Fitting, lint and the layout all read style
-through here, so they cannot disagree about what a text looks like.
+An SVG element states a property as a presentation attribute (``font-weight="600"``), in its
+``style`` attribute (``style="font-weight:600"``, which wins), or through a ``<style>`` rule
+(``.st3{font-weight:700}``), which ``cascade.inline`` has written into its ``style``
+attribute before the engine reads it; what it does not state it inherits from its parent.
+``resolve`` computes one element's style from its parent's; ``computed`` walks an element's
+ancestors. Fitting, lint and the layout all read style through here, so they cannot disagree
+about what a text looks like.
 """
 
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
+from renderer.core.cascade import declarations
+
 XML = "{http://www.w3.org/XML/1998/namespace}"
-_DECLARATION = re.compile(r"\s*([a-zA-Z-]+)\s*:\s*([^;]+?)\s*(?:;|$)")
 _LENGTH = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(px|pt|pc|mm|cm|in|em|ex|%)?$")
 UNITS = {None: 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54,
          "in": 96.0}  # fmt: skip
@@ -48,25 +51,26 @@ ROOT = TextStyle()
 
 
 def declared(element: ET.Element) -> dict[str, str]:
-    """The properties ``element`` itself states: presentation attributes, then ``style``."""
+    """The properties ``element`` itself states: presentation attributes, then ``style``
+    (its ``!important`` declarations last, as ``cascade.inline`` writes them)."""
     found = {name: element.get(name).strip() for name in PROPERTIES if element.get(name)}
-    found.update(
-        (name.lower(), value)
-        for name, value in _DECLARATION.findall(element.get("style", ""))
-        if name.lower() in PROPERTIES
-    )
+    stated = declarations(element.get("style", ""))
+    found.update((n, v) for n, v, important in stated if n in PROPERTIES and not important)
+    found.update((n, v) for n, v, important in stated if n in PROPERTIES and important)
     return found
 
 
 def resolve(element: ET.Element, parent: TextStyle = ROOT) -> TextStyle:
-    """``element``'s style: what it states, the rest inherited from ``parent``."""
+    """``element``'s style: what it states, the rest inherited from ``parent``. Its font size
+    comes first: an ``em`` in its font size is the parent's, in its spacing its own."""
     stated = declared(element)
     changes: dict = {}
-    for name, value in stated.items():
+    for name, value in sorted(stated.items(), key=lambda item: item[0] != "font-size"):
         if value == "inherit":
             continue
         try:
-            changes.update(_compute(name, value, parent))
+            context = replace(parent, size=changes["size"]) if "size" in changes else parent
+            changes.update(_compute(name, value, context))
         except (ValueError, KeyError):
             raise StyleError(f"{name}: {value!r} is not a value the text engine reads") from None
     space = element.get(f"{XML}space")
