@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import palettes, quality, text_engine
+from bench import http_overhead, palettes, quality, text_engine
 
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
@@ -68,7 +68,9 @@ def markdown(results: dict, plots: list[str]) -> str:
             f"{bare['p99_ms']:.2f} |",
             "",
             f"The service serves **{hits['service_over_bare_throughput']:.0%}** of the bare "
-            "route's throughput.",
+            f"route's throughput (median of {hits['rounds']} alternating rounds; each round: "
+            + ", ".join(f"{ratio:.2f}" for ratio in hits["round_ratios"])
+            + ").",
         ]
     if results.get("http_unique"):
         lines += [
@@ -84,6 +86,8 @@ def markdown(results: dict, plots: list[str]) -> str:
                 f"{row['req_per_s']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
                 f"{row['errors']} | {row['503s']} |"
             )
+    if results.get("http_overhead"):
+        lines += http_overhead.markdown(results["http_overhead"])
     lines += [
         "",
         "## 4. Byte budgets",

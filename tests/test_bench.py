@@ -28,6 +28,11 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert hits[server]["requests"] > 0 and hits[server]["errors"] == 0
     if hits["service"]["generator"] == "asyncio":  # count-bound: the same number each
         assert hits["service"]["requests"] == hits["bare_starlette"]["requests"]
+    assert len(hits["round_ratios"]) == hits["rounds"] and hits["workers"] == 2
+    overhead = results["http_overhead"]  # the same images over HTTP and in this process
+    assert {row["template"] for row in overhead} >= {"flash_sale", "low_stock"}
+    assert all(row["errors"] == 0 and row["same_bytes"] == 1 for row in overhead)
+    assert all(row["http_over_encode"] > 0 and row["bare_encode_p50_ms"] > 0 for row in overhead)
     assert [row["concurrency"] for row in results["http_unique"]] == [1, 4]
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
@@ -55,6 +60,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         "## 9.",
         "## 10.",
         "## 11.",
+        "## 12.",
     ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1

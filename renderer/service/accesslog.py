@@ -13,11 +13,13 @@ mostly).
 import asyncio
 import contextlib
 import copy
+import functools
 import os
 import re
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,12 +45,21 @@ def _escaped(text: str) -> str:
     return CONTROL.sub(lambda match: f"\\x{ord(match.group(0)):02x}", text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _request(method: str, path: str, query: bytes) -> str:
+    """The line's request, redacted and escaped; remembered, because a cache hit is a
+    request seen before, and redacting it again cost a tenth of a hit."""
+    text = query.decode("latin-1")
+    return _escaped(f"{method} {path}{'?' + redact(text) if text else ''}")
+
+
 class AccessLog:
     def __init__(self, app: ASGIApp, fd: int | None = None):
         self.app = app
         self.fd = sys.stderr.fileno() if fd is None else fd
         self.lines: list[str] = []
         self.flush_scheduled = False
+        self.timers: dict[tuple[str, str, int], Any] = {}  # the histogram of each label set
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -74,13 +85,17 @@ class AccessLog:
             seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
             method = scope["method"] if scope["method"] in METHODS else "other"  # bounded labels
-            metrics.REQUESTS.labels(route, method, str(status)).observe(seconds)
-            query = scope.get("query_string", b"").decode("latin-1")
+            timer = self.timers.get((route, method, status))
+            if timer is None:
+                timer = self.timers[route, method, status] = metrics.REQUESTS.labels(
+                    route, method, str(status)
+                )
+            timer.observe(seconds)
             client = (scope.get("client") or ("-", 0))[0]
-            request = f"{scope['method']} {scope['path']}{'?' + redact(query) if query else ''}"
+            request = _request(scope["method"], scope["path"], scope.get("query_string", b""))
             self.write(
                 f"{datetime.now(UTC).isoformat(timespec='milliseconds')} access {client} "
-                f'"{_escaped(request)}" {status} {size} {seconds * 1000:.1f}ms'
+                f'"{request}" {status} {size} {seconds * 1000:.1f}ms'
             )
 
     def write(self, line: str) -> None:

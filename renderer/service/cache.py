@@ -68,6 +68,7 @@ class ImageCache:
         self.ttl = ttl
         self.lock_seconds = lock_seconds
         self._flights = Flights()
+        self._l1_hits = metrics.CACHE.labels("l1", "hit")  # counted on every hit: bound once
         # URL -> (cache key, Cache-Control, the URL's length) of immutable images already
         # verified and planned; bounded by the bytes an entry takes (measured: its URL + 400)
         self._urls: LRUCache[bytes, tuple[str, str, int]] = LRUCache(
@@ -78,9 +79,10 @@ class ImageCache:
         """The entry for ``key`` and where it came from: l1, l2, shared (a render already in
         flight) or render."""
         entry = self.l1.get(key)
-        metrics.CACHE.labels("l1", "hit" if entry else "miss").inc()
         if entry is not None:
+            self._l1_hits.inc()
             return entry, "l1"
+        metrics.CACHE.labels("l1", "miss").inc()
         (entry, source), shared = await self._flights.run(
             key, lambda: self._from_l2_or_render(key, render)
         )
@@ -94,7 +96,7 @@ class ImageCache:
         entry = self.l1.get(known[0])
         if entry is None:
             return None
-        metrics.CACHE.labels("l1", "hit").inc()
+        self._l1_hits.inc()
         return known[0], known[1], entry
 
     def remember(self, url: bytes, key: str, cache_control: str) -> None:
