@@ -13,7 +13,7 @@ import re
 import socket
 import time
 from datetime import UTC, datetime
-from statistics import median
+from statistics import fmean, median
 from urllib.parse import urlsplit
 
 from bench.http_load import AT, service
@@ -23,6 +23,7 @@ from renderer.core.render import plan, render
 from renderer.service.signing import sign_url
 from renderer.settings import DEV_SIGNING_KEYS
 
+STAGES = ("fill", "parse", "fit", "composite", "raster", "encode", "splice")  # render.py's
 LENGTH = re.compile(rb"(?i)\r\ncontent-length:\s*(\d+)")
 
 
@@ -74,7 +75,7 @@ def run(catalog: Catalog, images: int) -> list[dict]:
                 ]
                 client.get(url(values[0]))  # both sides' first image searches for its quality
                 render(plan(template, values[0], at=at))
-                http, inprocess, encode, same, errors = [], [], [], 0, 0
+                http, inprocess, encode, stages, same, errors = [], [], [], [], 0, 0
                 for raw in values[1:]:
                     seconds, status, body = client.get(url(raw))
                     errors += status != 200
@@ -82,9 +83,11 @@ def run(catalog: Catalog, images: int) -> list[dict]:
                     started = time.perf_counter()
                     result = render(plan(template, raw, at=at))
                     inprocess.append(time.perf_counter() - started)
+                    stages.append(result.timings)
                     same += body == result.encoded.data
                     encode.append(bare_encode(template, raw, result.encoded.quality or 85))
                 rows.append(_row(name, http, inprocess, encode, same, errors))
+                rows[-1]["stages_ms"] = where_the_time_goes(stages, http, inprocess)
         finally:
             client.close()
     return rows
@@ -106,6 +109,19 @@ def _row(name: str, http, inprocess, encode, same: int, errors: int) -> dict:
     }
 
 
+def where_the_time_goes(
+    timings: list[dict[str, float]], http: list[float], inprocess: list[float]
+) -> dict[str, float]:
+    """The mean of each render stage in ms (means, unlike p50s, add up); "other" is what a
+    render in process took beyond its stages (planning), "HTTP" what a fetch took beyond
+    the render in process."""
+    names = [name for name in STAGES if any(name in t for t in timings)]
+    stages = {name: fmean(t.get(name, 0) for t in timings) * 1000 for name in names}
+    stages["other"] = max(0.0, fmean(inprocess) * 1000 - sum(stages.values()))
+    stages["HTTP"] = max(0.0, (fmean(http) - fmean(inprocess)) * 1000)
+    return stages
+
+
 def markdown(rows: list[dict]) -> list[str]:
     return [
         "",
@@ -124,4 +140,12 @@ def markdown(rows: list[dict]) -> list[str]:
             f"{r['http_minus_inprocess_ms']:.2f} | {r['same_bytes']:.0%} |"
             for r in rows
         ),
+        "",
+        "Where the time goes (mean ms per stage; the means add up): "
+        + "; ".join(
+            f"{r['template']}: "
+            + ", ".join(f"{stage} {ms:.2f}" for stage, ms in r["stages_ms"].items())
+            for r in rows
+        )
+        + ".",
     ]

@@ -18,11 +18,13 @@ def write(results: dict, out: Path, stem: str) -> list[Path]:
         out / f"{stem}.md",
         out / f"{stem}-latency-cdf.png",
         out / f"{stem}-throughput.png",
+        out / f"{stem}-stages.png",
     ]
     paths[0].write_text(json.dumps(results, indent=1))
     paths[1].write_text(markdown(results, [p.name for p in paths[2:]]))
     latency_cdf(results, paths[2])
     throughput(results, paths[3])
+    stages(results, paths[4])
     return paths
 
 
@@ -228,6 +230,27 @@ def throughput(results: dict, path: Path) -> None:
         title="Throughput over HTTP",
     )
     axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def stages(results: dict, path: Path) -> None:
+    """Where the time of a unique render over HTTP goes, a stacked bar per template
+    (scenario 12: the mean of each stage over the same images)."""
+    rows = results.get("http_overhead", [])
+    names = list(dict.fromkeys(stage for row in rows for stage in row["stages_ms"]))
+    figure, axis = plt.subplots(figsize=(8, 1 + 0.6 * max(1, len(rows))))
+    left = [0.0] * len(rows)
+    for stage in names:
+        widths = [row["stages_ms"].get(stage, 0) for row in rows]
+        axis.barh([row["template"] for row in rows], widths, left=left, label=stage)
+        left = [start + width for start, width in zip(left, widths, strict=True)]
+    axis.set(xlabel="ms, mean per stage (keep-alive, concurrency 1)", title="Where the time goes")
+    axis.invert_yaxis()
+    axis.legend(
+        ncol=len(names) or 1, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.35)
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

@@ -17,7 +17,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     names = sorted(path.suffix for path in tmp_path.iterdir())
-    assert names == [".json", ".md", ".png", ".png"]
+    assert names == [".json", ".md", ".png", ".png", ".png"]
     results = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert {row["template"] for row in results["unique_renders"]} >= {"flash_sale", "low_stock"}
     for row in results["unique_renders"]:
@@ -33,6 +33,8 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert {row["template"] for row in overhead} >= {"flash_sale", "low_stock"}
     assert all(row["errors"] == 0 and row["same_bytes"] == 1 for row in overhead)
     assert all(row["http_over_encode"] > 0 and row["bare_encode_p50_ms"] > 0 for row in overhead)
+    for row in overhead:  # where the time goes: every layered JPEG is composed and spliced
+        assert {"fill", "parse", "composite", "encode", "splice", "HTTP"} <= set(row["stages_ms"])
     assert [row["concurrency"] for row in results["http_unique"]] == [1, 4]
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])

@@ -21,7 +21,7 @@ REQUESTS = Histogram(
 )
 STAGE = Histogram(
     "mms_render_stage_seconds",
-    "Render latency per stage (fill, raster, composite, encode)",
+    "Render time per stage (fill, parse, fit, composite, raster, encode, splice)",
     ["stage"],
     buckets=LATENCY_BUCKETS,
 )
