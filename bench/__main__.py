@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench import (
     audience_memory,
+    encoders,
     hostile,
     http_load,
     http_overhead,
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
     results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
     results["quality_per_byte"] = quality.quality_per_byte(catalog)
+    results["other_encoders"] = encoders.run(catalog, args.quick)
     results["text_engine"] = text_engine.run(catalog, size["renders"])
     results["palettes"] = palettes.palettes(catalog, args.quick)
     results["audience"] = audience_memory.run(size["audience_rows"])

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import http_overhead, palettes, quality, text_engine
+from bench import encoders, http_overhead, palettes, quality, text_engine
 
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
@@ -141,6 +141,8 @@ def markdown(results: dict, plots: list[str]) -> str:
         ]
     if results.get("quality_per_byte"):
         lines += quality.report(results["quality_per_byte"])
+    if results.get("other_encoders"):
+        lines += encoders.report(results["other_encoders"])
     if results.get("text_engine"):
         lines += text_engine.markdown(results["text_engine"])
     if results.get("palettes"):

@@ -35,6 +35,11 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     assert all(row["http_over_encode"] > 0 and row["bare_encode_p50_ms"] > 0 for row in overhead)
     for row in overhead:  # where the time goes: every layered JPEG is composed and spliced
         assert {"fill", "parse", "composite", "encode", "splice", "HTTP"} <= set(row["stages_ms"])
+    other = results["other_encoders"]  # jpegli and mozjpeg where installed: said either way
+    assert {"libjpeg-turbo (Pillow)", "jpegli", "mozjpeg lossless"} <= set(other["encoders"])
+    assert other["rows"] and all(
+        0 < row["libjpeg-turbo (Pillow)"]["ssim"] <= 1 for row in other["rows"]
+    )
     assert [row["concurrency"] for row in results["http_unique"]] == [1, 4]
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
@@ -63,6 +68,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         "## 10.",
         "## 11.",
         "## 12.",
+        "## 13.",
     ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1
