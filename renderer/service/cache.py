@@ -68,7 +68,6 @@ class ImageCache:
         self.ttl = ttl
         self.lock_seconds = lock_seconds
         self._flights = Flights()
-        self._l1_hits = metrics.CACHE.labels("l1", "hit")  # counted on every hit: bound once
         # URL -> (cache key, Cache-Control, the URL's length) of immutable images already
         # verified and planned; bounded by the bytes an entry takes (measured: its URL + 400)
         self._urls: LRUCache[bytes, tuple[str, str, int]] = LRUCache(
@@ -80,7 +79,7 @@ class ImageCache:
         flight) or render."""
         entry = self.l1.get(key)
         if entry is not None:
-            self._l1_hits.inc()
+            metrics.L1_HITS.add()
             return entry, "l1"
         metrics.CACHE.labels("l1", "miss").inc()
         (entry, source), shared = await self._flights.run(
@@ -96,7 +95,7 @@ class ImageCache:
         entry = self.l1.get(known[0])
         if entry is None:
             return None
-        self._l1_hits.inc()
+        metrics.L1_HITS.add()
         return known[0], known[1], entry
 
     def remember(self, url: bytes, key: str, cache_control: str) -> None:

@@ -127,7 +127,7 @@ class ImageResponse:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         await send({"type": "http.response.body", "body": body})
         if body:
-            metrics.BYTES_OUT.inc(len(body))
+            metrics.SENT_BYTES.add(len(body))
 
 
 def _if_none_match(scope: Scope) -> str:
