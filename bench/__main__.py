@@ -2,6 +2,7 @@
 measured in the same run; tables on stdout, and JSON, Markdown and PNG plots in ``--out``."""
 
 import argparse
+import os
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     results["audience"] = audience_memory.run(size["audience_rows"])
     results["hostile"] = hostile.run(catalog.get("flash_sale"))
 
+    results["machine"]["load_at_end"] = os.getloadavg()[0]
     paths = report.write(
         results, args.out, f"{now:%Y-%m-%d-%H%M}" + ("-quick" if args.quick else "")
     )

@@ -35,8 +35,9 @@ def markdown(results: dict, plots: list[str]) -> str:
         "",
         f"`{results['command']}` on {machine['cpu']}, {machine['cores']} cores, Python "
         f"{machine['python']}, Pillow {machine['pillow']} (libjpeg-turbo "
-        f"{machine['libjpeg_turbo']}), CairoSVG {machine['cairosvg']}. Ratios compare "
-        "figures from this one run.",
+        f"{machine['libjpeg_turbo']}), CairoSVG {machine['cairosvg']}; load average "
+        f"{machine['load_at_start']:.1f} at the start, {machine['load_at_end']:.1f} at the end "
+        "(other work on the machine). Ratios compare figures from this one run.",
         "",
         "## 1. Unique renders in process: layered vs naive",
         "",
@@ -59,18 +60,20 @@ def markdown(results: dict, plots: list[str]) -> str:
         ours, bare = hits["service"], hits["bare_starlette"]
         lines += [
             "",
-            f"## 2. Cache hits over HTTP ({hits['workers']} worker(s), {ours['generator']}, "
+            f"## 2. Cache hits over HTTP ({hits['workers']} workers each, {ours['generator']}, "
             f"{ours['concurrency']} connections, {hits['bytes'] / 1000:.0f} KB image)",
             "",
-            "| server | req/s | p50 ms | p99 ms |",
-            "|---|---|---|---|",
+            "| server | req/s | p50 ms | p99 ms | CPU µs per request |",
+            "|---|---|---|---|---|",
             f"| service `/i/` | {ours['req_per_s']:.0f} | {ours['p50_ms']:.2f} | "
-            f"{ours['p99_ms']:.2f} |",
+            f"{ours['p99_ms']:.2f} | {ours['cpu_us_per_request']:.0f} |",
             f"| bare Starlette, same bytes | {bare['req_per_s']:.0f} | {bare['p50_ms']:.2f} | "
-            f"{bare['p99_ms']:.2f} |",
+            f"{bare['p99_ms']:.2f} | {bare['cpu_us_per_request']:.0f} |",
             "",
-            f"The service serves **{hits['service_over_bare_throughput']:.0%}** of the bare "
-            f"route's throughput (median of {hits['rounds']} alternating rounds; each round: "
+            f"Per CPU-second the service serves **{hits['service_over_bare_per_cpu']:.0%}** of "
+            f"the bare route's hits (median of {hits['rounds']} rounds: "
+            + ", ".join(f"{ratio:.2f}" for ratio in hits["round_cpu_ratios"])
+            + f"); by throughput {hits['service_over_bare_throughput']:.0%} (rounds: "
             + ", ".join(f"{ratio:.2f}" for ratio in hits["round_ratios"])
             + ").",
         ]

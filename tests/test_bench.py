@@ -29,6 +29,8 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     if hits["service"]["generator"] == "asyncio":  # count-bound: the same number each
         assert hits["service"]["requests"] == hits["bare_starlette"]["requests"]
     assert len(hits["round_ratios"]) == hits["rounds"] and hits["workers"] == 2
+    assert len(hits["round_cpu_ratios"]) == hits["rounds"] and hits["service_over_bare_per_cpu"] > 0
+    assert hits["service"]["cpu_us_per_request"] > 0 < hits["bare_starlette"]["cpu_us_per_request"]
     overhead = results["http_overhead"]  # the same images over HTTP and in this process
     assert {row["template"] for row in overhead} >= {"flash_sale", "low_stock"}
     assert all(row["errors"] == 0 and row["same_bytes"] == 1 for row in overhead)
