@@ -45,12 +45,17 @@ def _escaped(text: str) -> str:
     return CONTROL.sub(lambda match: f"\\x{ord(match.group(0)):02x}", text)
 
 
-@functools.lru_cache(maxsize=4096)
 def _request(method: str, path: str, query: bytes) -> str:
-    """The line's request, redacted and escaped; remembered, because a cache hit is a
-    request seen before, and redacting it again cost a tenth of a hit."""
+    """The line's request, redacted and escaped."""
     text = query.decode("latin-1")
     return _escaped(f"{method} {path}{'?' + redact(text) if text else ''}")
+
+
+# A cache hit is a request seen before, and redacting it again cost a tenth of a hit: the
+# last requests with a short query are remembered. A bound by count and length, so that
+# respelling one URL in ways without end (test_hostile) grows it by at most about 2.5 MB.
+_remembered = functools.lru_cache(maxsize=1024)(_request)
+REMEMBERED_QUERY_BYTES = 1024
 
 
 class AccessLog:
@@ -93,7 +98,9 @@ class AccessLog:
                 )
             timer.observe(seconds)
             client = (scope.get("client") or ("-", 0))[0]
-            request = _request(scope["method"], scope["path"], scope.get("query_string", b""))
+            query = scope.get("query_string", b"")
+            line = _remembered if len(query) <= REMEMBERED_QUERY_BYTES else _request
+            request = line(scope["method"], scope["path"], query)
             self.write(
                 f'{self.now()} access {client} "{request}" {status} {size} {seconds * 1000:.1f}ms'
             )
