@@ -228,7 +228,7 @@ def cache_hits(workers: int, requests: int, concurrency: int, scratch: Path, rou
         body_file = scratch / "hit.jpg"
         body_file.write_bytes(body)
         with bare(workers, body_file) as baseline:
-            bare_url = f"{baseline.url}/i/flash_sale.jpg"
+            bare_url = baseline.url + url.removeprefix(ours.url)  # the same request line
             use_wrk = shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
             ours_rounds, bare_rounds = [], []
             for _ in range(rounds):
