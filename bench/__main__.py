@@ -2,6 +2,7 @@
 measured in the same run; tables on stdout, and JSON, Markdown and PNG plots in ``--out``."""
 
 import argparse
+import os
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -9,9 +10,11 @@ from pathlib import Path
 
 from bench import (
     audience_memory,
+    encoders,
     exports,
     hostile,
     http_load,
+    http_overhead,
     inprocess,
     machine,
     palettes,
@@ -31,6 +34,7 @@ SIZES = {
         "hits": 100,
         "rounds": 1,
         "encodes": 3,
+        "overhead_images": 3,
         "audience_rows": 5_000,
         "naive_frames": 5,
         "levels": (1, 4),
@@ -41,8 +45,9 @@ SIZES = {
         "naive": 5,
         "budget_renders": 12,
         "hits": 3000,
-        "rounds": 5,
+        "rounds": 7,
         "encodes": 30,
+        "overhead_images": 40,
         "audience_rows": 1_000_000,
         "naive_frames": 60,
         "levels": (1, 4, 16, 64),
@@ -55,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few seconds; for the test suite")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers for HTTP")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn workers for unique renders over HTTP"
+    )
+    parser.add_argument(
+        "--hit-workers", type=int, default=2, help="uvicorn workers for cache hits (each server)"
+    )
     args = parser.parse_args(argv)
     size = SIZES["quick" if args.quick else "full"]
     now = datetime.now(UTC)
@@ -69,21 +79,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as scratch:
         results["cache_hits"] = http_load.cache_hits(
-            args.workers, size["hits"], 8, Path(scratch), size["rounds"]
+            args.hit_workers, size["hits"], 8, Path(scratch), size["rounds"]
         )
     results["http_unique"] = http_load.unique_renders(
         args.workers, size["levels"], size["per_level"]
     )
+    results["http_overhead"] = http_overhead.run(catalog, size["overhead_images"])
     results["byte_budgets"] = inprocess.byte_budgets(catalog, size["budget_renders"])
     results["jpeg_encoders"] = inprocess.jpeg_encoders(catalog, size["encodes"])
     results["countdown_gif"] = inprocess.countdown_gif(catalog, size["naive_frames"])
     results["quality_per_byte"] = quality.quality_per_byte(catalog)
+    results["other_encoders"] = encoders.run(catalog, args.quick)
     results["text_engine"] = text_engine.run(catalog, size["renders"])
     results["exports"] = exports.run(size["renders"])
     results["palettes"] = palettes.palettes(catalog, args.quick)
     results["audience"] = audience_memory.run(size["audience_rows"])
     results["hostile"] = hostile.run(catalog.get("flash_sale"))
 
+    results["machine"]["load_at_end"] = os.getloadavg()[0]
     paths = report.write(
         results, args.out, f"{now:%Y-%m-%d-%H%M}" + ("-quick" if args.quick else "")
     )

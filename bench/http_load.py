@@ -77,6 +77,23 @@ class Process:
         self.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU time a process and its descendants (uvicorn's workers) have
+    used so far, from Linux's /proc. Unlike throughput, the CPU a request costs hardly moves
+    with what else the machine runs."""
+    ticks, total, pending = os.sysconf("SC_CLK_TCK"), 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(stat[11]) + int(stat[12])  # utime, stime: fields 14 and 15
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+    return total / ticks
+
+
 def service(workers: int) -> Process:
     return Process(
         [sys.executable, "-m", "renderer", "serve", "--port", "{port}", "--workers", str(workers)]
@@ -163,13 +180,22 @@ def drive(urls: list[str], concurrency: int, total: int) -> dict:
     }
 
 
-def wrk(url: str, concurrency: int, seconds: int) -> dict:
-    output = subprocess.run(
-        ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    ).stdout
+def wrk(urls: list[str], concurrency: int, seconds: int) -> list[dict]:
+    """One wrk per URL, all at the same time, so that each server sees the same machine: on a
+    shared, noisy one, measuring them one after the other compares two different moments."""
+    runs = [
+        subprocess.Popen(
+            ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for url in urls
+    ]
+    return [_wrk_figures(run.communicate(timeout=seconds + 30)[0], concurrency) for run in runs]
+
+
+def _wrk_figures(output: str, concurrency: int) -> dict:
 
     def ms(label: str) -> float:
         match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)", output, re.M)
@@ -191,8 +217,9 @@ def wrk(url: str, concurrency: int, seconds: int) -> dict:
 
 
 def cache_hits(workers: int, requests: int, concurrency: int, scratch: Path, rounds: int) -> dict:
-    """Our /i/ path serving a cached image vs a bare route serving the same bytes, measured in
-    alternating rounds (the machine is shared and noisy); the median round of each is kept."""
+    """Our /i/ path serving a cached image vs a bare route serving the same bytes, in rounds
+    (the machine is shared and noisy): with wrk both at once, else one after the other. The
+    ratio is the median of the rounds' ratios; each server's figures are its median round."""
     with service(workers) as ours:
         url = image_url(ours.url, "Hit")
         body = httpx.get(url).content
@@ -201,25 +228,39 @@ def cache_hits(workers: int, requests: int, concurrency: int, scratch: Path, rou
         body_file = scratch / "hit.jpg"
         body_file.write_bytes(body)
         with bare(workers, body_file) as baseline:
-            bare_url = f"{baseline.url}/i/flash_sale.jpg"
+            bare_url = baseline.url + url.removeprefix(ours.url)  # the same request line
             use_wrk = shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
             ours_rounds, bare_rounds = [], []
             for _ in range(rounds):
-                for target, kept in ((url, ours_rounds), (bare_url, bare_rounds)):
-                    kept.append(
-                        wrk(target, concurrency, 3)
-                        if use_wrk
-                        else drive([target], concurrency, requests)
-                    )
-    measured = sorted(ours_rounds, key=lambda r: r["req_per_s"])[len(ours_rounds) // 2]
-    reference = sorted(bare_rounds, key=lambda r: r["req_per_s"])[len(bare_rounds) // 2]
+                cpu = [cpu_seconds(server.process.pid) for server in (ours, baseline)]
+                if use_wrk:  # side by side
+                    measured, reference = wrk([url, bare_url], concurrency, 3)
+                else:  # one after the other: the asyncio client is the bottleneck
+                    measured = drive([url], concurrency, requests)
+                    reference = drive([bare_url], concurrency, requests)
+                for server, before, figures in zip(
+                    (ours, baseline), cpu, (measured, reference), strict=True
+                ):
+                    used = cpu_seconds(server.process.pid) - before
+                    figures["cpu_us_per_request"] = used / max(1, figures["requests"]) * 1e6
+                ours_rounds.append(measured)
+                bare_rounds.append(reference)
+    pairs = list(zip(ours_rounds, bare_rounds, strict=True))
+    ratios = sorted(o["req_per_s"] / b["req_per_s"] for o, b in pairs)
+    efficiency = sorted(b["cpu_us_per_request"] / o["cpu_us_per_request"] for o, b in pairs)
+    middle = len(ratios) // 2
     return {
         "bytes": len(body),
         "workers": workers,
         "rounds": rounds,
-        "service": measured,
-        "bare_starlette": reference,
-        "service_over_bare_throughput": measured["req_per_s"] / reference["req_per_s"],
+        "service": sorted(ours_rounds, key=lambda r: r["req_per_s"])[middle],
+        "bare_starlette": sorted(bare_rounds, key=lambda r: r["req_per_s"])[middle],
+        # each round's service figure over the bare one measured with it
+        "round_ratios": ratios,
+        "service_over_bare_throughput": ratios[middle],
+        # hits per CPU-second, the service's over the bare route's, per round and the median
+        "round_cpu_ratios": efficiency,
+        "service_over_bare_per_cpu": efficiency[middle],
     }
 
 

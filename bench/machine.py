@@ -24,4 +24,5 @@ def describe() -> dict[str, str | int]:
         "pillow": PIL.__version__,
         "libjpeg_turbo": features.version("libjpeg_turbo") or "no",
         "cairosvg": cairosvg.__version__,
+        "load_at_start": os.getloadavg()[0],
     }

@@ -10,6 +10,7 @@ before encoding.
 
 import io
 import time
+from collections.abc import Callable
 
 from PIL import Image
 
@@ -22,16 +23,24 @@ from renderer.core.render import fill, plan
 BUDGETS_KB = (100, 250, 500)
 
 
-def quality_only(image: Image.Image, budget: int) -> tuple[bytes, int, int]:
-    """thumbor/imgproxy ``max_bytes``: (data, quality, width)."""
+def pillow(image: Image.Image, quality: int) -> bytes:
+    """libjpeg-turbo through Pillow: baseline, 4:2:0, as the service encodes."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, subsampling=2)
+    return buffer.getvalue()
+
+
+def quality_only(
+    image: Image.Image, budget: int, encoder: Callable[[Image.Image, int], bytes] = pillow
+) -> tuple[bytes, int, int]:
+    """thumbor/imgproxy ``max_bytes``: (data, quality, width), by ``encoder``."""
     while True:
         low, high, best = 40, 95, None
         while low <= high:
             middle = (low + high) // 2
-            buffer = io.BytesIO()
-            image.save(buffer, "JPEG", quality=middle, subsampling=2)
-            if buffer.tell() <= budget:
-                best, low = (buffer.getvalue(), middle, image.width), middle + 1
+            data = encoder(image, middle)
+            if len(data) <= budget:
+                best, low = (data, middle, image.width), middle + 1
             else:
                 high = middle - 1
         if best:

@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import exports, palettes, quality, text_engine
+from bench import encoders, exports, http_overhead, palettes, quality, text_engine
 
 
 def write(results: dict, out: Path, stem: str) -> list[Path]:
@@ -18,11 +18,13 @@ def write(results: dict, out: Path, stem: str) -> list[Path]:
         out / f"{stem}.md",
         out / f"{stem}-latency-cdf.png",
         out / f"{stem}-throughput.png",
+        out / f"{stem}-stages.png",
     ]
     paths[0].write_text(json.dumps(results, indent=1))
     paths[1].write_text(markdown(results, [p.name for p in paths[2:]]))
     latency_cdf(results, paths[2])
     throughput(results, paths[3])
+    stages(results, paths[4])
     return paths
 
 
@@ -33,8 +35,9 @@ def markdown(results: dict, plots: list[str]) -> str:
         "",
         f"`{results['command']}` on {machine['cpu']}, {machine['cores']} cores, Python "
         f"{machine['python']}, Pillow {machine['pillow']} (libjpeg-turbo "
-        f"{machine['libjpeg_turbo']}), CairoSVG {machine['cairosvg']}. Ratios compare "
-        "figures from this one run.",
+        f"{machine['libjpeg_turbo']}), CairoSVG {machine['cairosvg']}; load average "
+        f"{machine['load_at_start']:.1f} at the start, {machine['load_at_end']:.1f} at the end "
+        "(other work on the machine). Ratios compare figures from this one run.",
         "",
         "## 1. Unique renders in process: layered vs naive",
         "",
@@ -57,18 +60,22 @@ def markdown(results: dict, plots: list[str]) -> str:
         ours, bare = hits["service"], hits["bare_starlette"]
         lines += [
             "",
-            f"## 2. Cache hits over HTTP ({hits['workers']} worker(s), {ours['generator']}, "
+            f"## 2. Cache hits over HTTP ({hits['workers']} workers each, {ours['generator']}, "
             f"{ours['concurrency']} connections, {hits['bytes'] / 1000:.0f} KB image)",
             "",
-            "| server | req/s | p50 ms | p99 ms |",
-            "|---|---|---|---|",
+            "| server | req/s | p50 ms | p99 ms | CPU µs per request |",
+            "|---|---|---|---|---|",
             f"| service `/i/` | {ours['req_per_s']:.0f} | {ours['p50_ms']:.2f} | "
-            f"{ours['p99_ms']:.2f} |",
+            f"{ours['p99_ms']:.2f} | {ours['cpu_us_per_request']:.0f} |",
             f"| bare Starlette, same bytes | {bare['req_per_s']:.0f} | {bare['p50_ms']:.2f} | "
-            f"{bare['p99_ms']:.2f} |",
+            f"{bare['p99_ms']:.2f} | {bare['cpu_us_per_request']:.0f} |",
             "",
-            f"The service serves **{hits['service_over_bare_throughput']:.0%}** of the bare "
-            "route's throughput.",
+            f"Per CPU-second the service serves **{hits['service_over_bare_per_cpu']:.0%}** of "
+            f"the bare route's hits (median of {hits['rounds']} rounds: "
+            + ", ".join(f"{ratio:.2f}" for ratio in hits["round_cpu_ratios"])
+            + f"); by throughput {hits['service_over_bare_throughput']:.0%} (rounds: "
+            + ", ".join(f"{ratio:.2f}" for ratio in hits["round_ratios"])
+            + ").",
         ]
     if results.get("http_unique"):
         lines += [
@@ -84,6 +91,8 @@ def markdown(results: dict, plots: list[str]) -> str:
                 f"{row['req_per_s']:.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
                 f"{row['errors']} | {row['503s']} |"
             )
+    if results.get("http_overhead"):
+        lines += http_overhead.markdown(results["http_overhead"])
     lines += [
         "",
         "## 4. Byte budgets",
@@ -135,6 +144,8 @@ def markdown(results: dict, plots: list[str]) -> str:
         ]
     if results.get("quality_per_byte"):
         lines += quality.report(results["quality_per_byte"])
+    if results.get("other_encoders"):
+        lines += encoders.report(results["other_encoders"])
     if results.get("text_engine"):
         lines += text_engine.markdown(results["text_engine"])
     if results.get("exports"):
@@ -226,6 +237,27 @@ def throughput(results: dict, path: Path) -> None:
         title="Throughput over HTTP",
     )
     axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def stages(results: dict, path: Path) -> None:
+    """Where the time of a unique render over HTTP goes, a stacked bar per template
+    (scenario 12: the mean of each stage over the same images)."""
+    rows = results.get("http_overhead", [])
+    names = list(dict.fromkeys(stage for row in rows for stage in row["stages_ms"]))
+    figure, axis = plt.subplots(figsize=(8, 1 + 0.6 * max(1, len(rows))))
+    left = [0.0] * len(rows)
+    for stage in names:
+        widths = [row["stages_ms"].get(stage, 0) for row in rows]
+        axis.barh([row["template"] for row in rows], widths, left=left, label=stage)
+        left = [start + width for start, width in zip(left, widths, strict=True)]
+    axis.set(xlabel="ms, mean per stage (keep-alive, concurrency 1)", title="Where the time goes")
+    axis.invert_yaxis()
+    axis.legend(
+        ncol=len(names) or 1, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.35)
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

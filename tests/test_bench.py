@@ -17,7 +17,7 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     names = sorted(path.suffix for path in tmp_path.iterdir())
-    assert names == [".json", ".md", ".png", ".png"]
+    assert names == [".json", ".md", ".png", ".png", ".png"]
     results = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert {row["template"] for row in results["unique_renders"]} >= {"flash_sale", "low_stock"}
     for row in results["unique_renders"]:
@@ -28,6 +28,20 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         assert hits[server]["requests"] > 0 and hits[server]["errors"] == 0
     if hits["service"]["generator"] == "asyncio":  # count-bound: the same number each
         assert hits["service"]["requests"] == hits["bare_starlette"]["requests"]
+    assert len(hits["round_ratios"]) == hits["rounds"] and hits["workers"] == 2
+    assert len(hits["round_cpu_ratios"]) == hits["rounds"] and hits["service_over_bare_per_cpu"] > 0
+    assert hits["service"]["cpu_us_per_request"] > 0 < hits["bare_starlette"]["cpu_us_per_request"]
+    overhead = results["http_overhead"]  # the same images over HTTP and in this process
+    assert {row["template"] for row in overhead} >= {"flash_sale", "low_stock"}
+    assert all(row["errors"] == 0 and row["same_bytes"] == 1 for row in overhead)
+    assert all(row["http_over_encode"] > 0 and row["bare_encode_p50_ms"] > 0 for row in overhead)
+    for row in overhead:  # where the time goes: every layered JPEG is composed and spliced
+        assert {"fill", "parse", "composite", "encode", "splice", "HTTP"} <= set(row["stages_ms"])
+    other = results["other_encoders"]  # jpegli and mozjpeg where installed: said either way
+    assert {"libjpeg-turbo (Pillow)", "jpegli", "mozjpeg lossless"} <= set(other["encoders"])
+    assert other["rows"] and all(
+        0 < row["libjpeg-turbo (Pillow)"]["ssim"] <= 1 for row in other["rows"]
+    )
     assert [row["concurrency"] for row in results["http_unique"]] == [1, 4]
     assert all(row["errors"] == 0 for row in results["http_unique"])
     assert all(row["within_budget"] == 1 for row in results["byte_budgets"])
@@ -55,6 +69,8 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
         "## 9.",
         "## 10.",
         "## 11.",
+        "## 12.",
+        "## 13.",
     ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1

@@ -68,6 +68,23 @@ def test_second_fetch_is_a_cache_hit_with_identical_bytes(server):
     assert first.headers["cache-control"] == "public, max-age=3600"  # follows the template
 
 
+def test_a_hit_answered_before_routing_is_answered_and_counted_like_the_render(server):
+    url = signed(server, fields={"first_name": "Before Routing"}, at=AT)
+    first = httpx.get(url)
+    served = server.metric("mms_request_seconds_count", route="/i/{file}", status="200")
+    bytes_out = server.metric("mms_image_bytes_out_total")
+    second, head = httpx.get(url), httpx.head(url)
+    assert second.headers["x-cache"] == head.headers["x-cache"] == "l1"
+    for name in ("content-type", "content-length", "etag", "cache-control"):
+        assert first.headers[name] == second.headers[name] == head.headers[name]
+    assert second.content == first.content and head.content == b""
+    # the access log's histogram labels the hit with the image route, not "unmatched"
+    assert server.metric("mms_request_seconds_count", route="/i/{file}", status="200") == (
+        served + 2
+    )
+    assert server.metric("mms_image_bytes_out_total") == bytes_out + len(first.content)
+
+
 def test_if_none_match_gives_304(server):
     url = signed(server, fields={"first_name": "Etag"}, at=AT)
     etag = httpx.get(url).headers["etag"]

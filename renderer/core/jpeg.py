@@ -13,6 +13,7 @@ known before it is joined, so a byte budget is checked exactly.
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -134,12 +135,14 @@ def encode_rows(
     rows: StaticRows,
     budget: int,
     predictor: QualityPredictor | None = None,
+    timings: dict[str, float] | None = None,
 ) -> Encoded | None:
     """A JPEG of the template's static image with ``bands`` (first pixel row, a multiple of
     ``MCU_ROWS``; the rows) drawn over it: only rows never seen are encoded, the rest
     spliced from ``rows``. ``keys`` names what is drawn on a row whose drawing recurs. None
     when the budget needs more than a plain quality (optimized tables, or a smaller image):
-    the caller then encodes the whole image."""
+    the caller then encodes the whole image. The time spent splicing is added to
+    ``timings["splice"]``."""
     budget = check_budget(budget)
     if predictor is not None and (predictor.scale(budget) or 1.0) < 1.0:
         return None  # a smaller image looks better at this budget: the whole path scales
@@ -167,7 +170,7 @@ def encode_rows(
                     rows.keep(quality, row, keys.get(row), segment)
         return Candidate(
             joined_size(static.header, segments),
-            lambda: splice(static.header, segments),
+            lambda: _timed_splice(static.header, segments, timings),
         )
 
     found, tries = JpegSearch(budget, encode_at, (budget, size[0])).run(predictor)
@@ -178,6 +181,14 @@ def encode_rows(
     if quality < RESCALE_BELOW and not (judged_full and predictor.still_holds(budget, quality)):
         return None  # a low quality: the whole path judges whether a smaller image looks better
     return Encoded(data, "jpg", quality, None, size[0], size[1], tries)
+
+
+def _timed_splice(header: bytes, segments: list[bytes], timings: dict[str, float] | None) -> bytes:
+    started = time.perf_counter()
+    data = splice(header, segments)
+    if timings is not None:
+        timings["splice"] = timings.get("splice", 0) + time.perf_counter() - started
+    return data
 
 
 def _spans(rows: list[int]) -> list[tuple[int, int]]:

@@ -150,7 +150,7 @@ def render(job: Job) -> Rendered:
         started = time.perf_counter()
         keep = palette.template_colors(template.source)
         encoded = encode(image, job.format, job.budget, template.predictor, keep)
-    timings["encode"] = time.perf_counter() - started
+    timings["encode"] = time.perf_counter() - started - timings.get("splice", 0)
     missing = _missing(job)
     rendered = Rendered(encoded, template.name, template.version, fitted, timings, missing)
     log.info(
@@ -168,11 +168,11 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
     """One image of the job at ``now`` (and animation ``frame``); adds to ``timings``."""
     template = job.template
     size = (template.width, template.height)
-    started = time.perf_counter()
-    root = template.parse(template.fill(job.values, now, frame))
+    root = _parsed(job, now, frame, timings)
     layers = template.layers
+    started = time.perf_counter()
     fitted = compose.fit_dynamic(layers, root) if layers.layered else text.typeset(root)
-    timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
+    _add(timings, "fit", started)
 
     started = time.perf_counter()
     if layers.layered:
@@ -182,8 +182,24 @@ def _draw(job: Job, now: datetime, frame: int, timings: dict[str, float]):
         drawn = ET.tostring(root, encoding="unicode").encode()
         image = raster.rasterize(drawn, template.fetcher, *size)
         stage = "raster"
-    timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
+    _add(timings, stage, started)
     return image, fitted
+
+
+def _parsed(job: Job, now: datetime, frame: int, timings: dict[str, float]) -> ET.Element:
+    """The template filled with the job's values (stage "fill") and parsed ("parse")."""
+    started = time.perf_counter()
+    filled = job.template.fill(job.values, now, frame)
+    _add(timings, "fill", started)
+    started = time.perf_counter()
+    root = job.template.parse(filled)
+    _add(timings, "parse", started)
+    return root
+
+
+def _add(timings: dict[str, float], stage: str, started: float) -> None:
+    """Add the time since ``started`` to ``stage`` (an animation's frames add up)."""
+    timings[stage] = timings.get(stage, 0) + time.perf_counter() - started
 
 
 def _missing(job: Job) -> dict[str, list[str]]:
@@ -228,10 +244,10 @@ def _animate(job: Job, timings: dict[str, float]):
             else:
                 deltas.append(delta(image, first))
             continue
+        root = _parsed(job, now, frame, timings)
         started = time.perf_counter()
-        root = template.parse(template.fill(job.values, now, frame))
         fitted = compose.fit_dynamic(layers, root)
-        timings["fill"] = timings.get("fill", 0) + time.perf_counter() - started
+        _add(timings, "fit", started)
         started = time.perf_counter()
         drawn = compose.draw_dynamic(layers, root, template.fetcher, size)
         if first is None:
@@ -239,7 +255,7 @@ def _animate(job: Job, timings: dict[str, float]):
         else:
             changed = compose.changes(layers, drawn, before, size)
             deltas.append(Delta(*changed) if changed else Delta())
-        timings["composite"] = timings.get("composite", 0) + time.perf_counter() - started
+        _add(timings, "composite", started)
     return first, deltas, durations, fitted
 
 
@@ -249,16 +265,16 @@ def _draw_rows(job: Job, timings: dict[str, float]) -> tuple[Encoded, list, floa
     quality, the whole image is drawn and encoded instead. Returns the encode's start time."""
     template = job.template
     size = (template.width, template.height)
+    root = _parsed(job, job.now, 0, timings)
     started = time.perf_counter()
-    root = template.parse(template.fill(job.values, job.now, 0))
     fitted = compose.fit_dynamic(template.layers, root)
-    timings["fill"] = time.perf_counter() - started
+    _add(timings, "fit", started)
     started = time.perf_counter()
     changed = compose.compose_rows(template.layers, root, template.fetcher, size, jpeg.MCU_ROWS)
-    timings["composite"] = time.perf_counter() - started
+    _add(timings, "composite", started)
     started = time.perf_counter()
     encoded = encode_rows(
-        changed.bands, changed.keys, size, template.rows, job.budget, template.predictor
+        changed.bands, changed.keys, size, template.rows, job.budget, template.predictor, timings
     )
     if encoded is None:
         image = compose.compose(template.layers, root, template.fetcher, size)

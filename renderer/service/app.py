@@ -40,9 +40,10 @@ def create_app(
             yield
         campaigns.close()
 
+    image_route = Route("/i/{file}", images.image)
     return Starlette(
         routes=[
-            Route("/i/{file}", images.image),
+            image_route,
             Route("/v1/urls", images.create_urls, methods=["POST"]),
             Route("/v1/images", images.purge_image, methods=["DELETE"]),
             Route("/v1/templates", templates.list_templates),
@@ -71,7 +72,7 @@ def create_app(
             Route("/studio", lambda request: RedirectResponse("/studio/", status_code=308)),
             Mount("/studio", studio.pages(), name="studio"),
         ],
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), Middleware(images.CachedImages, route=image_route)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -82,9 +82,10 @@ class ImageCache:
         """The entry for ``key`` and where it came from: l1, l2, shared (a render already in
         flight) or render."""
         entry = self.l1.get(key)
-        metrics.CACHE.labels("l1", "hit" if entry else "miss").inc()
         if entry is not None:
+            metrics.L1_HITS.add()
             return entry, "l1"
+        metrics.CACHE.labels("l1", "miss").inc()
         (entry, source), shared = await self._flights.run(
             key, lambda: self._from_l2_or_render(key, render)
         )
@@ -98,7 +99,7 @@ class ImageCache:
         entry = self.l1.get(known[0])
         if entry is None:
             return None
-        metrics.CACHE.labels("l1", "hit").inc()
+        metrics.L1_HITS.add()
         return known[0], known[1], entry
 
     def remember(self, url: bytes, key: str, cache_control: str) -> None:

@@ -21,7 +21,7 @@ REQUESTS = Histogram(
 )
 STAGE = Histogram(
     "mms_render_stage_seconds",
-    "Render latency per stage (fill, raster, composite, encode)",
+    "Render time per stage (fill, parse, fit, composite, raster, encode, splice)",
     ["stage"],
     buckets=LATENCY_BUCKETS,
 )
@@ -49,9 +49,42 @@ REDIS_UP = Gauge(
 )
 
 
+class Tally:
+    """A counter's increments added up in this process and passed on by ``flush``: the access
+    log flushes with its lines (half a second after a request at most), and the metrics page
+    before it answers. With several workers each ``inc`` writes a file shared by them under
+    a lock, about 2 us, which a cache hit paid twice; now it pays an addition."""
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self.pending = 0.0
+        TALLIES.append(self)
+
+    def add(self, amount: float = 1) -> None:
+        self.pending += amount
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, 0.0
+        if pending:
+            self.counter.inc(pending)
+
+
+TALLIES: list[Tally] = []
+L1_HITS = Tally(CACHE.labels("l1", "hit"))
+SENT_BYTES = Tally(BYTES_OUT)
+
+
+def flush() -> None:
+    """Pass every tally on to its counter."""
+    for tally in TALLIES:
+        tally.flush()
+
+
 def exposition(multiprocess_dir: str | None) -> tuple[bytes, str]:
     """The metrics page, summed over every worker process when there are several (then
-    ``multiprocess_dir`` is PROMETHEUS_MULTIPROC_DIR, which prometheus-client reads itself)."""
+    ``multiprocess_dir`` is PROMETHEUS_MULTIPROC_DIR, which prometheus-client reads itself);
+    this process's tallies are flushed first."""
+    flush()
     if multiprocess_dir:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
