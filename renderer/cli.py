@@ -169,6 +169,16 @@ def _campaign_commands(commands) -> None:
     work.add_argument("--campaign", help="only this campaign")
     work.set_defaults(command=lambda a: _orchestrator().worker(a.campaign))
 
+    _sandbox_command(commands)
+
+    recipients = commands.add_parser("recipients", help="personal data")
+    recipient_actions = recipients.add_subparsers(required=True, metavar="ACTION")
+    forget = recipient_actions.add_parser("forget", help="erase a person's data, keep opt-outs")
+    forget.add_argument("phones", nargs="+")
+    forget.set_defaults(command=lambda a: _orchestrator().forget(a.phones))
+
+
+def _sandbox_command(commands) -> None:
     sandbox = commands.add_parser("sandbox-provider", help="a local Twilio-compatible provider")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8010)
@@ -179,17 +189,20 @@ def _campaign_commands(commands) -> None:
         action="store_true",
         help="status callbacks in random order, repeated, and some before the create answers",
     )
+    sandbox.add_argument(
+        "--latency", type=float, default=0.0, help="seconds each create call takes to answer"
+    )
+    sandbox.add_argument(
+        "--no-delivery",
+        dest="deliver",
+        action="store_false",
+        help="accept and keep messages, but fetch no media and post no callbacks",
+    )
     sandbox.set_defaults(
         command=lambda a: _orchestrator().sandbox(
-            a.host, a.port, a.failure_rate, a.storm_rate, a.chaos
+            a.host, a.port, a.failure_rate, a.storm_rate, a.chaos, a.latency, a.deliver
         )
     )
-
-    recipients = commands.add_parser("recipients", help="personal data")
-    recipient_actions = recipients.add_subparsers(required=True, metavar="ACTION")
-    forget = recipient_actions.add_parser("forget", help="erase a person's data, keep opt-outs")
-    forget.add_argument("phones", nargs="+")
-    forget.set_defaults(command=lambda a: _orchestrator().forget(a.phones))
 
 
 def list_templates(args: argparse.Namespace) -> int:

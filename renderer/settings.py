@@ -138,6 +138,7 @@ class CampaignSettings:
     help_text: str  # the answer to HELP
     claim_seconds: float  # a worker's job untouched this long is taken over by another
     privacy_key: str  # the phone-hash key; empty: made once and kept in Redis
+    send_concurrency: int  # provider calls in flight per worker
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "CampaignSettings":
@@ -161,6 +162,7 @@ class CampaignSettings:
             help_text=read.text("HELP_TEXT", HELP_TEXT),
             claim_seconds=read.number("CLAIM_SECONDS", "30", kind=float, low=0.1),
             privacy_key=read.text("PRIVACY_KEY"),
+            send_concurrency=read.number("SEND_CONCURRENCY", "32"),
         )
 
 

@@ -32,7 +32,9 @@ AREAS = {"212": "NY", "305": "FL", "405": "OK", "312": "IL", "303": "CO", "415":
 
 
 class Sandbox:
-    def __init__(self, log_path: Path, failure_rate=0.0, storm_rate=0.0, chaos=False, port=None):
+    def __init__(
+        self, log_path: Path, failure_rate=0.0, storm_rate=0.0, chaos=False, port=None, latency=0.0
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -54,6 +56,8 @@ class Sandbox:
                     "--storm-rate",
                     str(storm_rate),
                     *(["--chaos"] if chaos else []),
+                    "--latency",
+                    str(latency),
                 ],
                 cwd=ROOT,
                 env=env,
@@ -98,7 +102,7 @@ class Env:
             **extra,
         }
 
-    def worker(self, clock=None, claim_seconds: float = 30) -> Worker:
+    def worker(self, clock=None, claim_seconds: float = 30, concurrency: int = 32) -> Worker:
         client = self.client
         settings = CampaignSettings.from_env(self.environ())
         setup = Setup(
@@ -109,6 +113,7 @@ class Env:
             public_url=self.service.url,
             link_key=keyring.link_key(client),
             claim_seconds=claim_seconds,
+            concurrency=concurrency,
         )
         if clock:
             setup.clock = clock

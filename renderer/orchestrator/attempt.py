@@ -138,11 +138,18 @@ class Attempts:
         return "pending"
 
     def accepted(self, ledger: Ledger, key: str, sid: str) -> None:
+        """Record the message id and apply receipts held for it: one round trip (in this
+        order: the move, then the owner, so a held receipt finds the record accepted)."""
         now = self.clock()
-        ledger.move(key, ["sending"], "accepted", sid=sid, accepted_at=now.isoformat())
-        receipts.own(self.redis, sid, ledger.id, key, self.provider.classify)
-        ledger.redis.hincrby(ledger.rate, now.strftime("%Y-%m-%dT%H:%M"), 1)
-        ledger.note_success()
+        pipe = self.redis.pipeline(transaction=False)
+        ledger.move_in(pipe, key, ["sending"], "accepted", sid=sid, accepted_at=now.isoformat())
+        receipts.own(pipe, sid, ledger.id, key)
+        pipe.hincrby(ledger.rate, now.strftime("%Y-%m-%dT%H:%M"), 1)
+        pipe.hget(ledger.control_key, "streak")
+        _, held, _, streak = pipe.execute()
+        receipts.apply_held(self.redis, sid, ledger.id, key, held, self.provider.classify)
+        if streak not in (None, "0"):
+            ledger.note_success()
 
     def _refused(self, ledger: Ledger, key: str, exc: Refused) -> str:
         kind = self.provider.classify(exc.code)

@@ -36,6 +36,7 @@ def setup(settings: CampaignSettings) -> Setup:
         public_url=settings.public_url,
         link_key=keyring.link_key(client),
         claim_seconds=settings.claim_seconds,
+        concurrency=settings.send_concurrency,
     )
 
 
@@ -178,7 +179,15 @@ def forget(phones: list[str]) -> int:
     return 0
 
 
-def sandbox(host: str, port: int, failure_rate: float, storm_rate: float, chaos: bool) -> int:
+def sandbox(
+    host: str,
+    port: int,
+    failure_rate: float,
+    storm_rate: float,
+    chaos: bool,
+    latency: float = 0.0,
+    deliver: bool = True,
+) -> int:
     import uvicorn
 
     from renderer.orchestrator.providers.sandbox import create_sandbox
@@ -190,6 +199,8 @@ def sandbox(host: str, port: int, failure_rate: float, storm_rate: float, chaos:
         failure_rate=failure_rate,
         storm_rate=storm_rate,
         chaos=chaos,
+        latency=latency,
+        deliver=deliver,
     )
     print(
         f"sandbox provider on http://{host}:{port}/ (outbox at /); point "

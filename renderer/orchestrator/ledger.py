@@ -136,15 +136,33 @@ class Ledger:
         for an earlier attempt, before ``campaign retry``, changes nothing)."""
         return self._run_move(key, allowed, to, fields, sid=sid) == "ok"
 
-    def _run_move(self, key, allowed, to, fields, gated=False, sid="") -> str:
+    def move_in(self, pipe, key: str, allowed: Iterable[str], to: str, **fields: str) -> None:
+        """``move``, queued in ``pipe`` (its answer is among the pipeline's)."""
+        self._run_move(key, allowed, to, fields, client=pipe)
+
+    def _run_move(self, key, allowed, to, fields, gated=False, sid="", client=None) -> str:
         flat = [str(item) for pair in fields.items() for item in pair]
         return self._move(
             keys=[self.recipient_key(key), self.counts, self.control_key, self.failed],
             args=[",".join(allowed), to, key, "1" if gated else "0", sid, *flat],
+            client=client,
         )
 
     def record(self, key: str) -> dict[str, str]:
         return self.redis.hgetall(self.recipient_key(key))
+
+    def records(self, recipients: list[str]) -> list[dict[str, str]]:
+        """Several recipients' records in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in recipients:
+            pipe.hgetall(self.recipient_key(key))
+        return pipe.execute() if recipients else []
+
+    def ack(self, entries: list[str]) -> None:
+        """The jobs are done with (their records say how): off the worker's pending list.
+        Done in bulk: a job acknowledged late is only looked at again, never sent twice."""
+        if entries:
+            self.redis.xack(self.jobs, GROUP, *entries)
 
     def count(self, name: str, by: int = 1) -> None:
         self.redis.hincrby(self.counts, name, by)

@@ -19,4 +19,9 @@ def create(settings: CampaignSettings) -> Provider:
             "RENDERER_TWILIO_BASE_URL for a compatible provider or the sandbox)"
         )
     kind = SandboxProvider if settings.provider == "sandbox" else TwilioProvider
-    return kind(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_base_url)
+    return kind(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_base_url,
+        connections=settings.send_concurrency,
+    )

@@ -62,10 +62,17 @@ class TwilioProvider:
         account_sid: str,
         auth_token: str,
         base_url: str = DEFAULT_BASE_URL,
+        connections: int = 32,
     ):
+        """``connections``: kept-alive connections to the provider, one per send the worker
+        has in flight (a new TLS handshake per message would cost more than the call)."""
         self.account_sid = account_sid
         self.messages = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages"
-        self.client = httpx.Client(auth=(account_sid, auth_token), timeout=30)
+        self.client = httpx.Client(
+            auth=(account_sid, auth_token),
+            timeout=30,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
         self.validator = RequestValidator(auth_token)
         self.base_url = base_url
 
