@@ -14,6 +14,7 @@ import httpx
 import redis
 from twilio.request_validator import RequestValidator
 
+from renderer import redis_client
 from renderer.core.catalog import Catalog
 from renderer.orchestrator import campaign as campaigns
 from renderer.orchestrator import keyring
@@ -89,7 +90,7 @@ class Env:
 
     @property
     def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url, decode_responses=True)
+        return redis_client.connect(self.redis_url, decode_responses=True)
 
     def environ(self, **extra: str) -> dict[str, str]:
         return {

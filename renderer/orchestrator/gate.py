@@ -26,6 +26,7 @@ from typing import Literal
 
 import redis
 
+from renderer import redis_client
 from renderer.orchestrator import compliance, keys
 from renderer.orchestrator.campaign import Campaign
 
@@ -60,7 +61,7 @@ SEND = Verdict("send")
 class Gate:
     def __init__(self, client: redis.Redis):
         self.redis = client
-        self._reserve = client.register_script(_RESERVE)
+        self._reserve = redis_client.Script(client, _RESERVE)
 
     def quiet_hours(self, campaign: Campaign, record: dict, now: datetime) -> Verdict:
         """Deferred to the next opening unless the window is open now in every zone."""

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import redis
 
+from renderer import redis_client
 from renderer.orchestrator import keys
 
 GROUP = "workers"
@@ -88,8 +89,8 @@ class Ledger:
         self.failed = names.failed
         self.control_key = names.control
         self.recipient_key = names.recipient
-        self._create = client.register_script(_CREATE)
-        self._move = client.register_script(_MOVE)
+        self._create = redis_client.Script(client, _CREATE)
+        self._move = redis_client.Script(client, _MOVE)
 
     def start(self, definition: dict) -> None:
         self.redis.set(self.definition, json.dumps(definition))

@@ -72,10 +72,15 @@ def record_status(client: redis.Redis, update: StatusUpdate, classify: Classify)
 def own(client: redis.Redis, sid: str, campaign: str, key: str) -> list[str]:
     """Record that ``sid`` is ``key``'s message in ``campaign``; the receipts held until now
     (to give to ``apply_held``). ``client`` may be a pipeline."""
-    return client.register_script(_OWN)(
-        keys=[keys.message_owner(sid), keys.held_receipts(sid)],
-        args=[f"{campaign}|{key}", OWNER_SECONDS],
-    )
+    return client.execute_command(
+        "EVAL",
+        _OWN,
+        2,
+        keys.message_owner(sid),
+        keys.held_receipts(sid),
+        f"{campaign}|{key}",
+        OWNER_SECONDS,
+    )  # fmt: skip: EVAL, not a Script: a cluster's pipeline cannot load one
 
 
 def apply_held(
