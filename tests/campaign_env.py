@@ -103,12 +103,14 @@ class Env:
             **extra,
         }
 
-    def worker(self, clock=None, claim_seconds: float = 30, concurrency: int = 32) -> Worker:
+    def worker(
+        self, clock=None, claim_seconds: float = 30, concurrency: int = 32, provider=None
+    ) -> Worker:
         client = self.client
         settings = CampaignSettings.from_env(self.environ())
         setup = Setup(
             redis=client,
-            provider=TwilioProvider(ACCOUNT, TOKEN, self.sandbox.url),
+            provider=provider or TwilioProvider(ACCOUNT, TOKEN, self.sandbox.url),
             render_url=self.service.url,
             api_key=settings.api_key,
             public_url=self.service.url,

@@ -29,7 +29,13 @@ from renderer.orchestrator import keys, links, receipts
 from renderer.orchestrator.campaign import Campaign, CampaignError, Sender, fill_body
 from renderer.orchestrator.gate import Gate
 from renderer.orchestrator.ledger import Ledger
-from renderer.orchestrator.providers.base import Ambiguous, Provider, Refused, Unreachable
+from renderer.orchestrator.providers.base import (
+    Ambiguous,
+    Provider,
+    ProviderError,
+    Refused,
+    Unreachable,
+)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 30.0  # seconds a campaign holds off after a transient error
 
@@ -123,7 +129,7 @@ class Attempts:
                 datetime.fromisoformat(record["attempt_at"]),
                 record.get("body", ""),
             )
-        except (httpx.HTTPError, KeyError, ValueError):
+        except (httpx.HTTPError, KeyError, ValueError, ProviderError):
             reason = f"{why}; the provider could not be asked"
             ledger.move(key, ["sending"], "ambiguous", reason=reason[:300])
             ledger.redis.sadd(ledger.ambiguous, key)

@@ -22,7 +22,11 @@ from renderer.settings import CampaignSettings
 
 
 def setup(settings: CampaignSettings) -> Setup:
-    if not settings.twilio_account_sid or not settings.twilio_auth_token:
+    if settings.provider == "telnyx" and not settings.telnyx_api_key:
+        raise RendererError("set RENDERER_TELNYX_API_KEY (and RENDERER_TELNYX_PUBLIC_KEY)")
+    if settings.provider != "telnyx" and not (
+        settings.twilio_account_sid and settings.twilio_auth_token
+    ):
         raise RendererError(
             "set RENDERER_TWILIO_ACCOUNT_SID and RENDERER_TWILIO_AUTH_TOKEN (and "
             "RENDERER_TWILIO_BASE_URL for a compatible provider), or RENDERER_PROVIDER=sandbox"

@@ -255,8 +255,8 @@ class Ledger:
         self.set_state(
             "paused",
             f"the provider refused the account or its setup ({code}: {message}); fix it (the "
-            f"RENDERER_TWILIO_* settings, the sender), then run: mms-renderer campaign resume "
-            f"{self.id}",
+            f"RENDERER_TWILIO_* or RENDERER_TELNYX_* settings, the sender), then run: "
+            f"mms-renderer campaign resume {self.id}",
         )
 
     def note_transient(self, error: str, hold_seconds: float) -> None:

@@ -142,7 +142,8 @@ class CampaignRoutes:
                 self._provider = providers.create(self.settings)
             except RendererError:
                 raise CampaignsUnavailable(
-                    "set RENDERER_TWILIO_AUTH_TOKEN to receive provider webhooks"
+                    "set RENDERER_TWILIO_AUTH_TOKEN (or, with RENDERER_PROVIDER=telnyx, "
+                    "RENDERER_TELNYX_PUBLIC_KEY) to receive provider webhooks"
                 ) from None
         return self._provider
 

@@ -1,6 +1,6 @@
 """Message providers, behind one ``Provider`` protocol (``base.py``): Twilio and any provider
 that speaks its Messages API (``twilio.py``), and the local sandbox (``sandbox.py``) that
-rehearses a campaign for real."""
+rehearses a campaign for real), and Telnyx's Messages API v2 (``telnyx.py``)."""
 
 from renderer.core.errors import RendererError
 from renderer.orchestrator.providers.base import Provider
@@ -8,11 +8,26 @@ from renderer.settings import CampaignSettings
 
 
 def create(settings: CampaignSettings) -> Provider:
-    """The provider the settings name (RENDERER_PROVIDER, default twilio). Its auth token is
-    enough to verify webhooks; sending needs the account too (``campaign send`` checks)."""
+    """The provider the settings name (RENDERER_PROVIDER, default twilio). Its webhook
+    secret (Twilio's auth token, Telnyx's public key) is enough to verify webhooks; sending
+    needs the account too (``campaign send`` checks)."""
     from renderer.orchestrator.providers.sandbox import SandboxProvider
+    from renderer.orchestrator.providers.telnyx import TelnyxProvider
     from renderer.orchestrator.providers.twilio import TwilioProvider
 
+    if settings.provider == "telnyx":
+        if not settings.telnyx_public_key and not settings.telnyx_api_key:
+            raise RendererError("set RENDERER_TELNYX_API_KEY and RENDERER_TELNYX_PUBLIC_KEY")
+        try:
+            return TelnyxProvider(
+                settings.telnyx_api_key,
+                settings.telnyx_public_key,
+                settings.telnyx_base_url,
+                settings.telnyx_messaging_profile_id,
+                connections=settings.send_concurrency,
+            )
+        except ValueError as exc:
+            raise RendererError(str(exc)) from None
     if not settings.twilio_auth_token:
         raise RendererError(
             "set RENDERER_TWILIO_ACCOUNT_SID and RENDERER_TWILIO_AUTH_TOKEN (and "

@@ -104,3 +104,11 @@ class Provider(Protocol):
         means for the campaign."""
 
     def close(self) -> None: ...
+
+
+def retry_after(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is rare from APIs: ignored)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -26,6 +26,7 @@ from renderer.orchestrator.providers.base import (
     StatusUpdate,
     Unreachable,
     WebhookRejected,
+    retry_after,
 )
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -105,7 +106,7 @@ class TwilioProvider:
         raise Refused(
             str(data.get("code") or response.status_code),
             str(data.get("message") or response.reason_phrase or response.text[:200]),
-            _seconds(response.headers.get("retry-after")),
+            retry_after(response.headers.get("retry-after")),
         )
 
     def find(self, to: str, sender: str | None, since: datetime, body: str) -> str | None:
@@ -162,11 +163,3 @@ def _json(response: httpx.Response) -> dict:
         return data if isinstance(data, dict) else {}
     except ValueError:
         return {}
-
-
-def _seconds(value: str | None) -> float | None:
-    """A Retry-After header in seconds (the HTTP-date form is rare from APIs: ignored)."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
