@@ -31,6 +31,7 @@
 The body is Jinja2 over the audience's columns; every link in it becomes a tracked link.
 """
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -40,7 +41,7 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from renderer.core.errors import RendererError
@@ -249,10 +250,16 @@ def parse(data: dict[str, Any], templates: TemplateLookup) -> Campaign:
     return campaign
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str) -> Template:
+    """A body compiled once per process: a campaign sends its few bodies to everyone."""
+    return bodies.from_string(source)
+
+
 def fill_body(source: str, values: dict[str, str], links: dict[str, str]) -> str:
     """The message text for one recipient, with its links replaced by tracked ones."""
     try:
-        text = bodies.from_string(source).render(**values)
+        text = _compiled(source).render(**values)
     except TemplateError as exc:
         raise CampaignError(f"body: {exc}") from None
     text = LINK.sub(lambda m: links.get(m.group(0), m.group(0)), text)

@@ -38,6 +38,7 @@ from renderer.orchestrator.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 IMAGE_FRESH_SECONDS = 5.0
+CONTROL_SECONDS = 0.1  # how stale the dispatcher's view of pause and backoff may be
 PRERENDER_CHUNK = 50  # recipients per prerender request (at most a second's sends)
 
 
@@ -73,6 +74,7 @@ class Worker:
             setup.redis, setup.provider, setup.public_url, setup.link_key, setup.clock
         )
         self.campaigns: dict[str, Campaign] = {}
+        self._control: tuple[str, float, dict] = ("", 0.0, {})  # campaign, read at, state
         self.pool = ThreadPoolExecutor(setup.concurrency, thread_name_prefix="send")
         self.prerender = ThreadPoolExecutor(1, thread_name_prefix="prerender")
 
@@ -235,15 +237,21 @@ class Worker:
 
     def _wait_for_provider(self, ledger: Ledger) -> bool:
         """Sleep while the campaign holds off after a transient provider error (shared by
-        every worker); False if it is paused or cancelled."""
+        every worker); False if it is paused or cancelled. The run state is read at most
+        every ``CONTROL_SECONDS``: a pause stops the very next call anyway (the claim checks
+        it, atomically), and this keeps a round trip per send off the dispatcher."""
         while True:
-            control = ledger.control()
+            cached_id, read_at, control = self._control
+            if cached_id != ledger.id or time.monotonic() - read_at > CONTROL_SECONDS:
+                control = ledger.control()
+                self._control = (ledger.id, time.monotonic(), control)
             if control.get("state", "running") != "running":
                 return False
             wait = float(control.get("hold_until") or 0) - time.time()
             if wait <= 0:
                 return True
             time.sleep(min(wait, 0.5))
+            self._control = ("", 0.0, {})  # read it again after the wait
 
     def close(self) -> None:
         self.pool.shutdown()
