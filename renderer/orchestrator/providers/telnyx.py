@@ -33,8 +33,9 @@ from renderer.orchestrator.providers.base import (
     Inbound,
     Refused,
     StatusUpdate,
-    Unreachable,
     WebhookRejected,
+    classify_code,
+    request,
     retry_after,
 )
 
@@ -97,15 +98,9 @@ class TelnyxProvider:
             message["messaging_profile_id"] = service or self.profile
         if media_url:
             message["media_urls"] = [media_url]
-        try:
-            response = self.client.post(f"{self.base_url}/v2/messages", json=message)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            why = str(exc) or type(exc).__name__
-            raise Unreachable(f"cannot reach {self.base_url}: {why}") from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise Refused("config", f"the provider's base URL {self.base_url!r}: {exc}") from None
-        except httpx.TransportError as exc:
-            raise Ambiguous(f"{type(exc).__name__} after sending the request") from None
+        response = request(
+            self.client.post, f"{self.base_url}/v2/messages", json=message, base_url=self.base_url
+        )
         if response.status_code < 300:
             data = response.json()["data"]
             return Accepted(data["id"], (data.get("to") or [{}])[0].get("status", "queued"))
@@ -143,11 +138,7 @@ class TelnyxProvider:
         return b"{}", "application/json"
 
     def classify(self, code: str) -> ErrorClass:
-        if code in ACCOUNT_ERRORS:
-            return "account"
-        if code in TRANSIENT_ERRORS or (code.startswith("5") and len(code) == 3):
-            return "transient"
-        return "opted_out" if code == OPTED_OUT else "recipient"
+        return classify_code(code, ACCOUNT_ERRORS, TRANSIENT_ERRORS, OPTED_OUT)
 
     def close(self) -> None:
         self.client.close()

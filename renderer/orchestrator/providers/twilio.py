@@ -19,13 +19,13 @@ from twilio.request_validator import RequestValidator
 
 from renderer.orchestrator.providers.base import (
     Accepted,
-    Ambiguous,
     ErrorClass,
     Inbound,
     Refused,
     StatusUpdate,
-    Unreachable,
     WebhookRejected,
+    classify_code,
+    request,
     retry_after,
 )
 
@@ -90,15 +90,9 @@ class TwilioProvider:
         form.update({"From": sender} if sender else {"MessagingServiceSid": service})
         if media_url:
             form["MediaUrl"] = media_url
-        try:
-            response = self.client.post(f"{self.messages}.json", data=form)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            why = str(exc) or type(exc).__name__
-            raise Unreachable(f"cannot reach {self.base_url}: {why}") from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise Refused("config", f"the provider's base URL {self.base_url!r}: {exc}") from None
-        except httpx.TransportError as exc:
-            raise Ambiguous(f"{type(exc).__name__} after sending the request") from None
+        response = request(
+            self.client.post, f"{self.messages}.json", data=form, base_url=self.base_url
+        )
         if response.status_code < 300:
             data = response.json()
             return Accepted(data["sid"], data.get("status", "queued"))
@@ -140,11 +134,7 @@ class TwilioProvider:
         return document.encode(), "application/xml"
 
     def classify(self, code: str) -> ErrorClass:
-        if code in ACCOUNT_ERRORS:
-            return "account"
-        if code in TRANSIENT_ERRORS or (code.startswith("5") and len(code) == 3):
-            return "transient"
-        return "opted_out" if code == OPTED_OUT else "recipient"
+        return classify_code(code, ACCOUNT_ERRORS, TRANSIENT_ERRORS, OPTED_OUT)
 
     def close(self) -> None:
         self.client.close()
