@@ -1,6 +1,7 @@
 """Telnyx as the provider (RENDERER_PROVIDER=telnyx), against a fake that speaks its
-Messages API v2 and signs its webhooks with Ed25519: a campaign end to end, receipts through
-the service's webhook, and every bad webhook refused."""
+Messages API v2 and signs its webhooks with Ed25519: a campaign that names Telnyx where
+Twilio is the default, end to end, receipts through the service's webhook, and every bad
+webhook refused."""
 
 import time
 from collections import Counter
@@ -8,12 +9,14 @@ from collections import Counter
 import httpx
 import pytest
 
-from renderer.orchestrator import compliance, keyring, keys
+from renderer.orchestrator import commands, compliance, keyring, keys
 from renderer.orchestrator.ledger import Ledger
 from renderer.orchestrator.providers.base import Refused
 from renderer.orchestrator.providers.telnyx import TelnyxProvider
+from renderer.orchestrator.worker import Worker
+from renderer.settings import CampaignSettings
 
-from .campaign_env import Env, person, wait_for
+from .campaign_env import ACCOUNT, TOKEN, Env, person, wait_for
 from .conftest import Server
 from .telnyx_fake import API_KEY, FakeTelnyx
 from .test_campaign_ops import campaign
@@ -29,6 +32,8 @@ def telnyx(tmp_path, redis_server):
             "RENDERER_PROVIDER": "telnyx",
             "RENDERER_TELNYX_API_KEY": API_KEY,
             "RENDERER_TELNYX_PUBLIC_KEY": fake.public_key,
+            "RENDERER_TWILIO_ACCOUNT_SID": ACCOUNT,
+            "RENDERER_TWILIO_AUTH_TOKEN": TOKEN,
         },
     )
     yield fake, Env(redis_server.url, service, fake, tmp_path)
@@ -36,13 +41,16 @@ def telnyx(tmp_path, redis_server):
     fake.stop()
 
 
-def test_a_campaign_through_telnyx(telnyx):
+def test_a_campaign_that_names_telnyx_where_twilio_is_the_default(telnyx):
     fake, env = telnyx
     rows = [person(i, "212", timezone="UTC", first_name="Ana") for i in range(12)]
     rows.append({**person(99, "212", timezone="UTC"), "phone": "+12125550666"})  # said STOP
-    env.start(campaign("telnyx", 100), rows)
-    provider = TelnyxProvider(API_KEY, fake.public_key, fake.url)
-    env.worker(provider=provider).run(only="telnyx", until_idle=True)
+    env.start('provider = "telnyx"\n' + campaign("telnyx", 100), rows)
+    settings = CampaignSettings.from_env(
+        env.environ(RENDERER_TELNYX_API_KEY=API_KEY, RENDERER_TELNYX_BASE_URL=fake.url)
+    )
+    assert settings.provider == "twilio"
+    Worker(commands.setup(settings), "telnyx-test").run(only="telnyx", until_idle=True)
     sent = Counter(m["to"][0]["phone_number"] for m in fake.outbox)
     assert set(sent) == {r["phone"] for r in rows[:12]} and set(sent.values()) == {1}
     for message in fake.outbox:
@@ -97,3 +105,6 @@ def test_telnyx_webhooks_are_verified(telnyx):
     answer = httpx.post(url, content=body, headers=headers)
     assert answer.status_code == 200 and answer.json() == {}
     assert env.client.sismember(keys.SUPPRESSED, number)
+    # a Twilio campaign's reply, at the same deployment: verified by Twilio's signature
+    twilio = env.post_signed("/v1/webhooks/inbound", {"From": "+12125550124", "Body": "STOP"})
+    assert twilio.status_code == 200 and "<Response><Message>" in twilio.text

@@ -32,9 +32,11 @@ def setup(settings: CampaignSettings) -> Setup:
             "RENDERER_TWILIO_BASE_URL for a compatible provider), or RENDERER_PROVIDER=sandbox"
         )
     client = redis_store.connect(settings)
+    made = providers.Providers(settings)
     return Setup(
         redis=client,
-        provider=providers.create(settings),
+        provider=made.get(),
+        providers=made.get,
         render_url=settings.render_url,
         api_key=settings.api_key,
         public_url=settings.public_url,

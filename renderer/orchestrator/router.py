@@ -11,7 +11,7 @@ arrives while Redis restarts is not lost.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
@@ -67,7 +67,7 @@ class CampaignRoutes:
     def __init__(self, settings: CampaignSettings):
         self.settings = settings
         self._redis: redis.Redis | None = None
-        self._provider: Provider | None = None
+        self._providers = providers.Providers(settings)
         self.routes: list[BaseRoute] = [
             Route("/v1/webhooks/status", self.status, methods=["POST"]),
             Route("/v1/webhooks/inbound", self.inbound, methods=["POST"]),
@@ -78,7 +78,7 @@ class CampaignRoutes:
         """A delivery receipt: moves the recipient's record forward (or is held until the
         message id is known)."""
         update = await self._verified(request, "status_update")
-        classify = self._provider_or_fail().classify
+        classify = self._provider_or_fail(request.headers).classify
         await self._in_store(receipts.record_status, update, classify)
         return Response(status_code=204)
 
@@ -99,7 +99,7 @@ class CampaignRoutes:
                 if word.kind == "help"
                 else ANSWERS.get((word.kind, word.language), ANSWERS.get((word.kind, "en")))
             )
-        body, media_type = self._provider_or_fail().reply(answer)
+        body, media_type = self._provider_or_fail(request.headers).reply(answer)
         return Response(body, media_type=media_type)
 
     async def tracked_link(self, request: Request) -> Response:
@@ -112,11 +112,10 @@ class CampaignRoutes:
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
-        if self._provider is not None:
-            self._provider.close()
+        self._providers.close()
 
     async def _verified(self, request: Request, kind: str):
-        provider = self._provider_or_fail()
+        provider = self._provider_or_fail(request.headers)
         url = self.settings.public_url + request.url.path
         if request.url.query:
             url += "?" + request.url.query
@@ -136,16 +135,13 @@ class CampaignRoutes:
                 self._redis = None
             raise StoreUnavailable(STORE_DOWN) from None
 
-    def _provider_or_fail(self) -> Provider:
-        if self._provider is None:
-            try:
-                self._provider = providers.create(self.settings)
-            except RendererError:
-                raise CampaignsUnavailable(
-                    "set RENDERER_TWILIO_AUTH_TOKEN (or, with RENDERER_PROVIDER=telnyx, "
-                    "RENDERER_TELNYX_PUBLIC_KEY) to receive provider webhooks"
-                ) from None
-        return self._provider
+    def _provider_or_fail(self, headers: Mapping[str, str]) -> Provider:
+        """The provider that signed the webhook (a campaign may use another provider than
+        the deployment's)."""
+        try:
+            return self._providers.for_webhook(headers)
+        except RendererError as exc:
+            raise CampaignsUnavailable(f"to receive provider webhooks: {exc}") from None
 
     def _client(self) -> redis.Redis:
         if self._redis is None:

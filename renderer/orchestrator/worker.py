@@ -47,7 +47,7 @@ class Setup:
     """What every worker needs; ``clock`` is injectable so tests can move time."""
 
     redis: redis.Redis
-    provider: Provider
+    provider: Provider  # the deployment's
     render_url: str  # the render service, for signed and pre-rendered image URLs
     api_key: str
     public_url: str  # where tracked links and status callbacks point
@@ -56,6 +56,7 @@ class Setup:
     claim_seconds: float = 30.0
     batch: int = 200  # jobs read at a time (fewer at a low rate: see ``step``)
     concurrency: int = 32  # provider calls in flight per worker
+    providers: Callable[[str], Provider] | None = None  # by name: a campaign's own
 
 
 @dataclass
@@ -71,7 +72,12 @@ class Worker:
         self.limiter = RateLimiter(setup.redis)
         self.images = ImageURLs(setup.render_url, setup.api_key, setup.public_url, setup.link_key)
         self.attempts = Attempts(
-            setup.redis, setup.provider, setup.public_url, setup.link_key, setup.clock
+            setup.redis,
+            setup.provider,
+            setup.public_url,
+            setup.link_key,
+            setup.clock,
+            setup.providers,
         )
         self.campaigns: dict[str, Campaign] = {}
         self._control: tuple[str, float, dict] = ("", 0.0, {})  # campaign, read at, state

@@ -2,9 +2,39 @@
 that speaks its Messages API (``twilio.py``), and the local sandbox (``sandbox.py``) that
 rehearses a campaign for real), and Telnyx's Messages API v2 (``telnyx.py``)."""
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from renderer.core.errors import RendererError
 from renderer.orchestrator.providers.base import Provider
 from renderer.settings import CampaignSettings
+
+
+class Providers:
+    """Each provider the settings can make, made when first needed: a campaign names its own
+    (``provider`` in campaign.toml), else the deployment's RENDERER_PROVIDER is used."""
+
+    def __init__(self, settings: CampaignSettings):
+        self.settings = settings
+        self.made: dict[str, Provider] = {}
+
+    def get(self, name: str = "") -> Provider:
+        name = name or self.settings.provider
+        if name not in self.made:
+            self.made[name] = create(replace(self.settings, provider=name))
+        return self.made[name]
+
+    def for_webhook(self, headers: Mapping[str, str]) -> Provider:
+        """The provider that signed a webhook, by its signature header."""
+        if "telnyx-signature-ed25519" in headers:
+            return self.get("telnyx")
+        if "x-twilio-signature" in headers and self.settings.provider == "telnyx":
+            return self.get("twilio")
+        return self.get()
+
+    def close(self) -> None:
+        for provider in self.made.values():
+            provider.close()
 
 
 def create(settings: CampaignSettings) -> Provider:
