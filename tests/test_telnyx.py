@@ -9,7 +9,8 @@ from collections import Counter
 import httpx
 import pytest
 
-from renderer.orchestrator import commands, compliance, keyring, keys
+from renderer.core.errors import RendererError
+from renderer.orchestrator import commands, compliance, keyring, keys, providers
 from renderer.orchestrator.ledger import Ledger
 from renderer.orchestrator.providers.base import Refused
 from renderer.orchestrator.providers.telnyx import TelnyxProvider
@@ -108,3 +109,19 @@ def test_telnyx_webhooks_are_verified(telnyx):
     # a Twilio campaign's reply, at the same deployment: verified by Twilio's signature
     twilio = env.post_signed("/v1/webhooks/inbound", {"From": "+12125550124", "Body": "STOP"})
     assert twilio.status_code == 200 and "<Response><Message>" in twilio.text
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RENDERER_PROVIDER": "bandwidth"}, "RENDERER_PROVIDER must be twilio, telnyx or"),
+        ({"RENDERER_PROVIDER": "telnyx"}, "set RENDERER_TELNYX_API_KEY"),
+        (
+            {"RENDERER_PROVIDER": "telnyx", "RENDERER_TELNYX_PUBLIC_KEY": "not a key!"},
+            "RENDERER_TELNYX_PUBLIC_KEY must be a base64 Ed25519 key",
+        ),
+    ],
+)
+def test_telnyx_settings_that_cannot_work_say_so(env, message):
+    with pytest.raises(RendererError, match=message):
+        providers.create(CampaignSettings.from_env(env))
