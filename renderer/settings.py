@@ -22,6 +22,7 @@ BUNDLED_TEMPLATES = PROJECT_ROOT / "templates_svg"
 DEV_SIGNING_KEYS = {"dev": b"mms-renderer-development-key-do-not-use"}
 DEV_API_KEY = "dev-api-key"
 TWILIO = "https://api.twilio.com"
+TELNYX = "https://api.telnyx.com"
 # The bundled sandbox provider's defaults (``mms-renderer sandbox-provider``)
 SANDBOX = {
     "sid": "ACsandbox",
@@ -133,7 +134,7 @@ class CampaignSettings:
 
     redis_url: str | None  # None: the embedded Redis in data_dir
     data_dir: Path
-    provider: str  # "twilio" (or any provider speaking its API) or "sandbox"
+    provider: str  # "twilio" (or any provider speaking its API), "telnyx" or "sandbox"
     twilio_account_sid: str
     twilio_auth_token: str  # also validates the webhooks' X-Twilio-Signature
     twilio_base_url: str
@@ -143,6 +144,11 @@ class CampaignSettings:
     help_text: str  # the answer to HELP
     claim_seconds: float  # a worker's job untouched this long is taken over by another
     privacy_key: str  # the phone-hash key; empty: made once and kept in Redis
+    send_concurrency: int  # provider calls in flight per worker
+    telnyx_api_key: str
+    telnyx_public_key: str  # base64 Ed25519: verifies Telnyx's webhooks
+    telnyx_base_url: str
+    telnyx_messaging_profile_id: str
     test_from: str = ""  # the sender of the studio's test messages (number or MG... SID)
 
     @classmethod
@@ -151,8 +157,10 @@ class CampaignSettings:
         read = _Reader(env)
         public_url = read.public_url()
         provider = read.text("PROVIDER", "twilio").lower()
-        if provider not in ("twilio", "sandbox"):
-            raise RendererError(f"RENDERER_PROVIDER must be twilio or sandbox; got {provider!r}")
+        if provider not in ("twilio", "sandbox", "telnyx"):
+            raise RendererError(
+                f"RENDERER_PROVIDER must be twilio, telnyx or sandbox; got {provider!r}"
+            )
         sandbox = SANDBOX if provider == "sandbox" else {}
         return cls(
             redis_url=read.text("REDIS_URL") or None,
@@ -167,13 +175,18 @@ class CampaignSettings:
             help_text=read.text("HELP_TEXT", HELP_TEXT),
             claim_seconds=read.number("CLAIM_SECONDS", "30", kind=float, low=0.1),
             privacy_key=read.text("PRIVACY_KEY"),
+            send_concurrency=read.number("SEND_CONCURRENCY", "32"),
+            telnyx_api_key=read.text("TELNYX_API_KEY"),
+            telnyx_public_key=read.text("TELNYX_PUBLIC_KEY"),
+            telnyx_base_url=read.text("TELNYX_BASE_URL", TELNYX).rstrip("/"),
+            telnyx_messaging_profile_id=read.text("TELNYX_MESSAGING_PROFILE_ID"),
             test_from=read.text("TEST_FROM", sandbox.get("from", "")),
         )
 
     def or_sandbox(self) -> "CampaignSettings":
         """These settings, or, when no provider is configured at all, the bundled sandbox
         provider at its default address (the development service's test messages)."""
-        if self.twilio_auth_token or self.provider == "sandbox":
+        if self.twilio_auth_token or self.provider != "twilio":  # configured, or not Twilio
             return self
         return replace(
             self,

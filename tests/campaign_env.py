@@ -14,6 +14,7 @@ import httpx
 import redis
 from twilio.request_validator import RequestValidator
 
+from renderer import redis_client
 from renderer.core.catalog import Catalog
 from renderer.orchestrator import campaign as campaigns
 from renderer.orchestrator import keyring
@@ -32,7 +33,9 @@ AREAS = {"212": "NY", "305": "FL", "405": "OK", "312": "IL", "303": "CO", "415":
 
 
 class Sandbox:
-    def __init__(self, log_path: Path, failure_rate=0.0, storm_rate=0.0, chaos=False, port=None):
+    def __init__(
+        self, log_path: Path, failure_rate=0.0, storm_rate=0.0, chaos=False, port=None, latency=0.0
+    ):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -54,6 +57,8 @@ class Sandbox:
                     "--storm-rate",
                     str(storm_rate),
                     *(["--chaos"] if chaos else []),
+                    "--latency",
+                    str(latency),
                 ],
                 cwd=ROOT,
                 env=env,
@@ -85,7 +90,7 @@ class Env:
 
     @property
     def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url, decode_responses=True)
+        return redis_client.connect(self.redis_url, decode_responses=True)
 
     def environ(self, **extra: str) -> dict[str, str]:
         return {
@@ -98,17 +103,20 @@ class Env:
             **extra,
         }
 
-    def worker(self, clock=None, claim_seconds: float = 30) -> Worker:
+    def worker(
+        self, clock=None, claim_seconds: float = 30, concurrency: int = 32, provider=None
+    ) -> Worker:
         client = self.client
         settings = CampaignSettings.from_env(self.environ())
         setup = Setup(
             redis=client,
-            provider=TwilioProvider(ACCOUNT, TOKEN, self.sandbox.url),
+            provider=provider or TwilioProvider(ACCOUNT, TOKEN, self.sandbox.url),
             render_url=self.service.url,
             api_key=settings.api_key,
             public_url=self.service.url,
             link_key=keyring.link_key(client),
             claim_seconds=claim_seconds,
+            concurrency=concurrency,
         )
         if clock:
             setup.clock = clock

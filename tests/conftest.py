@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from renderer import embedded, settings
 from renderer.core.catalog import Catalog
@@ -189,6 +190,42 @@ class RedisServer:
 @pytest.fixture
 def redis_server(tmp_path) -> Iterator[RedisServer]:
     running = RedisServer(tmp_path)
+    yield running
+    running.stop()
+
+
+class RedisCluster:
+    """Three masters in cluster mode, each a redis-server on a free loopback port, the 16,384
+    slots split between them; ``url`` names one node, as a deployment's would."""
+
+    def __init__(self, directory: Path, masters: int = 3):
+        self.nodes = [
+            embedded.launch(directory / f"node{i}", persistent=False, cluster=True)
+            for i in range(masters)
+        ]
+        clients = [redis.Redis.from_url(url) for _, url in self.nodes]
+        share = 16384 // masters
+        for i, client in enumerate(clients):
+            last = 16383 if i == masters - 1 else (i + 1) * share - 1
+            client.execute_command("CLUSTER ADDSLOTS", *range(i * share, last + 1))
+        port = clients[0].connection_pool.connection_kwargs["port"]
+        for client in clients[1:]:
+            client.execute_command("CLUSTER MEET", "127.0.0.1", port)
+        deadline = time.monotonic() + 30
+        while any(c.cluster("info")["cluster_state"] != "ok" for c in clients):
+            assert time.monotonic() < deadline, "the cluster did not form"
+            time.sleep(0.1)
+        self.url = "redis+cluster://" + self.nodes[0][1].split("://", 1)[1].split("/")[0]
+
+    def stop(self) -> None:
+        for process, _ in self.nodes:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def redis_cluster(tmp_path) -> Iterator[RedisCluster]:
+    running = RedisCluster(tmp_path / "cluster")
     yield running
     running.stop()
 

@@ -74,3 +74,20 @@ def test_quick_benchmark_runs_and_reports(tmp_path):
     ):
         assert heading in summary
     assert "![" in summary and results["machine"]["cores"] >= 1
+
+
+def test_the_campaign_scenario_sends_everyone_once_and_reports(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--scenario", "campaign", "--quick", "--recipients",
+         "120", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(next(tmp_path.glob("*-campaign.json")).read_text())
+    runs = {row["run"]: row for row in results["campaign"]["runs"]}
+    assert set(runs) == {"baseline", "w2"}
+    for row in runs.values():
+        assert row["provider_calls"] == row["recipients"], "each recipient exactly once"
+        assert row["sends_per_s"] > 0 and row["peak_rss_mb_per_worker"] > 0
+        assert row["enqueue_to_call_ms"]["p99_ms"] >= results["campaign"]["latency_ms"] / 2
+    assert runs["w2"]["vs_serial"] > 0 and "## 14. Campaign throughput" in done.stdout

@@ -34,6 +34,7 @@ BASE = {
         ({"schedule": "soon"}, "schedule must be"),
         ({"id": "Bad Id"}, "id must be lowercase"),
         ({"colour": 1}, "unknown key 'colour'"),
+        ({"provider": "bandwidth"}, "provider must be one of twilio, telnyx, sandbox"),
         ({"variants": [{"name": "A", "weight": 0}]}, "weight must be positive"),
         ({"quiet_hours": {"start": "21:00", "end": "08:00"}}, "must start before it ends"),
     ],

@@ -239,7 +239,8 @@ def test_receipts_before_the_message_id_is_known_are_held_then_applied_in_order(
     assert 0 < client.ttl(keys.held_receipts("SMheld")) <= receipts.HOLD_SECONDS
     assert ledger.move("k1", ["sending"], "accepted", sid="SMheld")
     classify = TwilioProvider("ACtest", TOKEN, "http://127.0.0.1:9").classify
-    receipts.own(client, "SMheld", "held", "k1", classify)  # what the worker does next
+    held = receipts.own(client, "SMheld", "held", "k1")  # what the worker does next
+    receipts.apply_held(client, "SMheld", "held", "k1", held, classify)
     assert ledger.record("k1")["state"] == "delivered"
     assert not client.exists(keys.held_receipts("SMheld"))
     late = post(server, status, {"MessageSid": "SMheld", "MessageStatus": "sent"})

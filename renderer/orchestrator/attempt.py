@@ -29,7 +29,13 @@ from renderer.orchestrator import keys, links, receipts
 from renderer.orchestrator.campaign import Campaign, CampaignError, Sender, fill_body
 from renderer.orchestrator.gate import Gate
 from renderer.orchestrator.ledger import Ledger
-from renderer.orchestrator.providers.base import Ambiguous, Provider, Refused, Unreachable
+from renderer.orchestrator.providers.base import (
+    Ambiguous,
+    Provider,
+    ProviderError,
+    Refused,
+    Unreachable,
+)
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 30.0  # seconds a campaign holds off after a transient error
 
@@ -42,8 +48,12 @@ class Attempts:
         public_url: str,
         link_key: bytes,
         clock: Callable[[], datetime],
+        providers: Callable[[str], Provider] | None = None,
     ):
+        """``provider``: the deployment's; ``providers``: one by name, for a campaign that
+        names its own."""
         self.redis, self.provider, self.clock = client, provider, clock
+        self.providers = providers
         self.public_url, self.link_key = public_url, link_key
         self.gate = Gate(client)
 
@@ -89,8 +99,9 @@ class Attempts:
 
     def _call(self, ledger, campaign, key, record, sender: Sender, member: str) -> str:
         mms = record.get("mms", "1") == "1"
+        provider = self.provider_for(campaign)
         try:
-            accepted = self.provider.send(
+            accepted = provider.send(
                 record["phone"],
                 sender.number,
                 sender.messaging_service_sid,
@@ -100,7 +111,7 @@ class Attempts:
             )
         except Refused as exc:
             self.gate.release(key, member)
-            return self._refused(ledger, key, exc)
+            return self._refused(ledger, key, exc, provider)
         except Unreachable as exc:
             self.gate.release(key, member)
             return self._transient(ledger, key, "unreachable", str(exc), None)
@@ -109,27 +120,28 @@ class Attempts:
             if found == "pending":
                 return self._transient(ledger, key, "ambiguous", str(exc), None, moved=True)
             return found
-        self.accepted(ledger, key, accepted.sid)
+        self.accepted(ledger, key, accepted.sid, provider)
         return "sent"
 
     def look_up(self, ledger: Ledger, campaign: Campaign, key: str, record: dict, why: str) -> str:
         """A record left in ``sending`` (a crash, or an ambiguous answer): ask the provider;
         resend only if it says there is no such message. Returns the state now."""
         sender = campaign.sender_for(record["phone"])
+        provider = self.provider_for(campaign)
         try:
-            sid = self.provider.find(
+            sid = provider.find(
                 record["phone"],
                 sender.number,
                 datetime.fromisoformat(record["attempt_at"]),
                 record.get("body", ""),
             )
-        except (httpx.HTTPError, KeyError, ValueError):
+        except (httpx.HTTPError, KeyError, ValueError, ProviderError):
             reason = f"{why}; the provider could not be asked"
             ledger.move(key, ["sending"], "ambiguous", reason=reason[:300])
             ledger.redis.sadd(ledger.ambiguous, key)
             return "ambiguous"
         if sid:
-            self.accepted(ledger, key, sid)
+            self.accepted(ledger, key, sid, provider)
             return "accepted"
         if record.get("reservation"):
             self.gate.release(key, record["reservation"])
@@ -137,15 +149,27 @@ class Attempts:
         ledger.count("resent_after_lookup")
         return "pending"
 
-    def accepted(self, ledger: Ledger, key: str, sid: str) -> None:
-        now = self.clock()
-        ledger.move(key, ["sending"], "accepted", sid=sid, accepted_at=now.isoformat())
-        receipts.own(self.redis, sid, ledger.id, key, self.provider.classify)
-        ledger.redis.hincrby(ledger.rate, now.strftime("%Y-%m-%dT%H:%M"), 1)
-        ledger.note_success()
+    def provider_for(self, campaign: Campaign) -> Provider:
+        if campaign.provider and self.providers is not None:
+            return self.providers(campaign.provider)
+        return self.provider
 
-    def _refused(self, ledger: Ledger, key: str, exc: Refused) -> str:
-        kind = self.provider.classify(exc.code)
+    def accepted(self, ledger: Ledger, key: str, sid: str, provider: Provider) -> None:
+        """Record the message id and apply receipts held for it: one round trip (in this
+        order: the move, then the owner, so a held receipt finds the record accepted)."""
+        now = self.clock()
+        pipe = self.redis.pipeline(transaction=False)
+        ledger.move_in(pipe, key, ["sending"], "accepted", sid=sid, accepted_at=now.isoformat())
+        receipts.own(pipe, sid, ledger.id, key)
+        pipe.hincrby(ledger.rate, now.strftime("%Y-%m-%dT%H:%M"), 1)
+        pipe.hget(ledger.control_key, "streak")
+        _, held, _, streak = pipe.execute()
+        receipts.apply_held(self.redis, sid, ledger.id, key, held, provider.classify)
+        if streak not in (None, "0"):
+            ledger.note_success()
+
+    def _refused(self, ledger: Ledger, key: str, exc: Refused, provider: Provider) -> str:
+        kind = provider.classify(exc.code)
         if kind == "transient":
             return self._transient(ledger, key, exc.code, exc.message, exc.retry_after)
         if kind == "account":

@@ -7,6 +7,7 @@
     fallback_body = "{{ first_name }}, 40% off today: {{ image_link }}  Reply STOP to opt out"
     schedule = "now"                      # or an ISO 8601 start time
     qr_link = "https://shop.example.com/sale"   # a template field of type qr gets its tracked link
+    provider = "telnyx"                   # optional; default: RENDERER_PROVIDER
 
     [[senders]]
     number = "+15005550006"               # or messaging_service_sid = "MG..."
@@ -31,6 +32,7 @@
 The body is Jinja2 over the audience's columns; every link in it becomes a tracked link.
 """
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -40,7 +42,7 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from renderer.core.errors import RendererError
@@ -107,6 +109,7 @@ class Campaign:
     schedule: datetime | None
     qr_link: str | None
     links: list[str] = field(default_factory=list)  # every link of every body, in order
+    provider: str = ""  # twilio, telnyx or sandbox; "": the deployment's (RENDERER_PROVIDER)
 
     def variant_for(self, phone: str) -> Variant:
         """A stable hash of (campaign, phone) picks the variant, in proportion to the weights."""
@@ -146,6 +149,7 @@ class Campaign:
             "schedule": self.schedule.isoformat() if self.schedule else None,
             "qr_link": self.qr_link,
             "links": self.links,
+            "provider": self.provider,
         }
 
     @classmethod
@@ -163,6 +167,7 @@ class Campaign:
             schedule=datetime.fromisoformat(data["schedule"]) if data["schedule"] else None,
             qr_link=data["qr_link"],
             links=data["links"],
+            provider=data.get("provider", ""),
         )
 
 
@@ -173,8 +178,10 @@ DEFAULT_STATE_WINDOWS = {
     "OK": Window(time(8), time(20), 3),
     "MD": Window(time(8), time(20), 3),
 }
+PROVIDERS = ("twilio", "telnyx", "sandbox")
 KEYS = {
     "id",
+    "provider",
     "template",
     "format",
     "body",
@@ -238,7 +245,10 @@ def parse(data: dict[str, Any], templates: TemplateLookup) -> Campaign:
         utm={str(k): str(v) for k, v in data.get("utm", {}).items()},
         schedule=start,
         qr_link=data.get("qr_link"),
+        provider=str(data.get("provider", "")),
     )
+    if campaign.provider not in ("", *PROVIDERS):
+        raise CampaignError(f"provider must be one of {', '.join(PROVIDERS)}")
     for variant in variants:
         for body in (variant.body, variant.fallback_body):
             for link in LINK.findall(body):
@@ -249,10 +259,16 @@ def parse(data: dict[str, Any], templates: TemplateLookup) -> Campaign:
     return campaign
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str) -> Template:
+    """A body compiled once per process: a campaign sends its few bodies to everyone."""
+    return bodies.from_string(source)
+
+
 def fill_body(source: str, values: dict[str, str], links: dict[str, str]) -> str:
     """The message text for one recipient, with its links replaced by tracked ones."""
     try:
-        text = bodies.from_string(source).render(**values)
+        text = _compiled(source).render(**values)
     except TemplateError as exc:
         raise CampaignError(f"body: {exc}") from None
     text = LINK.sub(lambda m: links.get(m.group(0), m.group(0)), text)

@@ -22,20 +22,27 @@ from renderer.settings import CampaignSettings
 
 
 def setup(settings: CampaignSettings) -> Setup:
-    if not settings.twilio_account_sid or not settings.twilio_auth_token:
+    if settings.provider == "telnyx" and not settings.telnyx_api_key:
+        raise RendererError("set RENDERER_TELNYX_API_KEY (and RENDERER_TELNYX_PUBLIC_KEY)")
+    if settings.provider != "telnyx" and not (
+        settings.twilio_account_sid and settings.twilio_auth_token
+    ):
         raise RendererError(
             "set RENDERER_TWILIO_ACCOUNT_SID and RENDERER_TWILIO_AUTH_TOKEN (and "
             "RENDERER_TWILIO_BASE_URL for a compatible provider), or RENDERER_PROVIDER=sandbox"
         )
     client = redis_store.connect(settings)
+    made = providers.Providers(settings)
     return Setup(
         redis=client,
-        provider=providers.create(settings),
+        provider=made.get(),
+        providers=made.get,
         render_url=settings.render_url,
         api_key=settings.api_key,
         public_url=settings.public_url,
         link_key=keyring.link_key(client),
         claim_seconds=settings.claim_seconds,
+        concurrency=settings.send_concurrency,
     )
 
 
@@ -178,7 +185,15 @@ def forget(phones: list[str]) -> int:
     return 0
 
 
-def sandbox(host: str, port: int, failure_rate: float, storm_rate: float, chaos: bool) -> int:
+def sandbox(
+    host: str,
+    port: int,
+    failure_rate: float,
+    storm_rate: float,
+    chaos: bool,
+    latency: float = 0.0,
+    deliver: bool = True,
+) -> int:
     import uvicorn
 
     from renderer.orchestrator.providers.sandbox import create_sandbox
@@ -190,6 +205,8 @@ def sandbox(host: str, port: int, failure_rate: float, storm_rate: float, chaos:
         failure_rate=failure_rate,
         storm_rate=storm_rate,
         chaos=chaos,
+        latency=latency,
+        deliver=deliver,
     )
     print(
         f"sandbox provider on http://{host}:{port}/ (outbox at /); point "

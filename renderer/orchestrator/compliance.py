@@ -5,13 +5,16 @@ suppression list, frequency counts, Redis key names): a person who asks to be fo
 loses their data but stays unsubscribed.
 """
 
+import functools
 import hashlib
 import hmac
+import importlib.util
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from phonenumbers import geocoder, timezone
+from phonenumbers import timezone
 
 from renderer.orchestrator.campaign import Campaign, Window
 
@@ -92,11 +95,38 @@ def state(phone: str) -> str | None:
     parsed = phonenumbers.parse(phone)
     if phonenumbers.region_code_for_number(parsed) != "US":
         return None
-    place = geocoder.description_for_number(parsed, "en")
+    digits = f"{parsed.country_code}{parsed.national_number}"
+    place = next(
+        (
+            _us_places()[digits[:length]]
+            for length in range(len(digits), 1, -1)
+            if digits[:length] in _us_places()
+        ),
+        "",
+    )
     if place in US_STATES:
         return US_STATES[place]
     tail = place.rsplit(", ", 1)[-1]
     return tail if tail in CODES else None
+
+
+@functools.cache
+def _us_places() -> dict[str, str]:
+    """The English place of every prefix of country code 1, from phonenumbers' geocoding
+    data, read a file at a time keeping only these: the whole table (every country, every
+    language: what ``phonenumbers.geocoder`` loads) would be 100 MB in every worker."""
+    places: dict[str, str] = {}
+    folder = Path(phonenumbers.__file__).parent / "geodata"
+    for path in sorted(folder.glob("data*.py")):
+        spec = importlib.util.spec_from_file_location(f"phonenumbers.geodata.{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        places.update(
+            (prefix, names["en"])
+            for prefix, names in module.data.items()
+            if prefix.startswith("1") and names.get("en")
+        )
+    return places
 
 
 def window_for(campaign: Campaign, phone: str) -> Window:

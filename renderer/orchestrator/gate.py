@@ -26,6 +26,7 @@ from typing import Literal
 
 import redis
 
+from renderer import redis_client
 from renderer.orchestrator import compliance, keys
 from renderer.orchestrator.campaign import Campaign
 
@@ -60,7 +61,7 @@ SEND = Verdict("send")
 class Gate:
     def __init__(self, client: redis.Redis):
         self.redis = client
-        self._reserve = client.register_script(_RESERVE)
+        self._reserve = redis_client.Script(client, _RESERVE)
 
     def quiet_hours(self, campaign: Campaign, record: dict, now: datetime) -> Verdict:
         """Deferred to the next opening unless the window is open now in every zone."""
@@ -70,14 +71,28 @@ class Gate:
         opening = compliance.next_opening(window, zones, now)
         return SEND if opening is None else Verdict("defer", "quiet_hours", opening)
 
-    def precheck(self, campaign: Campaign, key: str, record: dict, now: datetime) -> Verdict:
-        """The gate, read-only: what would happen if the call were made now."""
-        if self.redis.sismember(keys.SUPPRESSED, key):
-            return Verdict("skip", "suppressed")
-        verdict = self.quiet_hours(campaign, record, now)
-        if verdict.action != "send":
-            return verdict
-        return self._capped(self._cap(campaign, key, record, now, ""), campaign, record)
+    def precheck(
+        self, campaign: Campaign, jobs: list[tuple[str, dict]], now: datetime
+    ) -> list[Verdict]:
+        """The gate, read-only, for each (key, record): what would happen if the call were
+        made now. One round trip for all of them."""
+        hours = [self.quiet_hours(campaign, record, now) for _, record in jobs]
+        pipe = self.redis.pipeline(transaction=False)
+        for (key, record), verdict in zip(jobs, hours, strict=True):
+            pipe.sismember(keys.SUPPRESSED, key)
+            if verdict.action == "send":
+                self._cap(campaign, key, record, now, "", pipe)
+        answers = iter(pipe.execute() if jobs else [])
+        verdicts = []
+        for verdict, (_, record) in zip(hours, jobs, strict=True):
+            suppressed = next(answers)
+            oldest = next(answers) if verdict.action == "send" else ""
+            if suppressed:
+                verdict = Verdict("skip", "suppressed")
+            elif verdict.action == "send":
+                verdict = self._capped(oldest, campaign, record)
+            verdicts.append(verdict)
+        return verdicts
 
     def reserve(
         self, campaign: Campaign, key: str, record: dict, now: datetime, member: str

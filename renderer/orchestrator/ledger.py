@@ -25,6 +25,7 @@ from datetime import datetime
 
 import redis
 
+from renderer import redis_client
 from renderer.orchestrator import keys
 
 GROUP = "workers"
@@ -88,8 +89,8 @@ class Ledger:
         self.failed = names.failed
         self.control_key = names.control
         self.recipient_key = names.recipient
-        self._create = client.register_script(_CREATE)
-        self._move = client.register_script(_MOVE)
+        self._create = redis_client.Script(client, _CREATE)
+        self._move = redis_client.Script(client, _MOVE)
 
     def start(self, definition: dict) -> None:
         self.redis.set(self.definition, json.dumps(definition))
@@ -136,15 +137,33 @@ class Ledger:
         for an earlier attempt, before ``campaign retry``, changes nothing)."""
         return self._run_move(key, allowed, to, fields, sid=sid) == "ok"
 
-    def _run_move(self, key, allowed, to, fields, gated=False, sid="") -> str:
+    def move_in(self, pipe, key: str, allowed: Iterable[str], to: str, **fields: str) -> None:
+        """``move``, queued in ``pipe`` (its answer is among the pipeline's)."""
+        self._run_move(key, allowed, to, fields, client=pipe)
+
+    def _run_move(self, key, allowed, to, fields, gated=False, sid="", client=None) -> str:
         flat = [str(item) for pair in fields.items() for item in pair]
         return self._move(
             keys=[self.recipient_key(key), self.counts, self.control_key, self.failed],
             args=[",".join(allowed), to, key, "1" if gated else "0", sid, *flat],
+            client=client,
         )
 
     def record(self, key: str) -> dict[str, str]:
         return self.redis.hgetall(self.recipient_key(key))
+
+    def records(self, recipients: list[str]) -> list[dict[str, str]]:
+        """Several recipients' records in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in recipients:
+            pipe.hgetall(self.recipient_key(key))
+        return pipe.execute() if recipients else []
+
+    def ack(self, entries: list[str]) -> None:
+        """The jobs are done with (their records say how): off the worker's pending list.
+        Done in bulk: a job acknowledged late is only looked at again, never sent twice."""
+        if entries:
+            self.redis.xack(self.jobs, GROUP, *entries)
 
     def count(self, name: str, by: int = 1) -> None:
         self.redis.hincrby(self.counts, name, by)
@@ -236,8 +255,8 @@ class Ledger:
         self.set_state(
             "paused",
             f"the provider refused the account or its setup ({code}: {message}); fix it (the "
-            f"RENDERER_TWILIO_* settings, the sender), then run: mms-renderer campaign resume "
-            f"{self.id}",
+            f"RENDERER_TWILIO_* or RENDERER_TELNYX_* settings, the sender), then run: "
+            f"mms-renderer campaign resume {self.id}",
         )
 
     def note_transient(self, error: str, hold_seconds: float) -> None:

@@ -71,15 +71,28 @@ def record_status(client: redis.Redis, update: StatusUpdate, classify: Classify)
     return _apply(client, owner, update, classify)
 
 
-def own(client: redis.Redis, sid: str, campaign: str, key: str, classify: Classify) -> None:
-    """Record that ``sid`` is ``key``'s message in ``campaign``, and apply what was held."""
-    owner = f"{campaign}|{key}"
-    held = client.register_script(_OWN)(
-        keys=[keys.message_owner(sid), keys.held_receipts(sid)], args=[owner, OWNER_SECONDS]
-    )
+def own(client: redis.Redis, sid: str, campaign: str, key: str) -> list[str]:
+    """Record that ``sid`` is ``key``'s message in ``campaign``; the receipts held until now
+    (to give to ``apply_held``). ``client`` may be a pipeline."""
+    return client.execute_command(
+        "EVAL",
+        _OWN,
+        2,
+        keys.message_owner(sid),
+        keys.held_receipts(sid),
+        f"{campaign}|{key}",
+        OWNER_SECONDS,
+    )  # fmt: skip: EVAL, not a Script: a cluster's pipeline cannot load one
+
+
+def apply_held(
+    client: redis.Redis, sid: str, campaign: str, key: str, held: list[str], classify: Classify
+) -> None:
+    """Apply the receipts ``own`` found held for ``sid``, in lifecycle order."""
     updates = [json.loads(item) for item in held]
     for item in sorted(updates, key=lambda u: ORDER[u["state"]]):
-        _apply(client, owner, StatusUpdate(sid, item["state"], item["error"]), classify)
+        status = StatusUpdate(sid, item["state"], item["error"])
+        _apply(client, f"{campaign}|{key}", status, classify)
 
 
 def _apply(client: redis.Redis, owner: str, update: StatusUpdate, classify: Classify) -> bool:

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from renderer import embedded
+from renderer import embedded, redis_client
 from renderer.core.errors import RendererError
 from renderer.settings import CampaignSettings
 
@@ -30,7 +30,7 @@ def connect(settings: CampaignSettings, start: bool = True) -> redis.Redis:
             "was sent with it. Set RENDERER_DATA_DIR (or RENDERER_REDIS_URL) to the one the "
             "campaign was sent with"
         )
-    client = redis.Redis.from_url(
+    client = redis_client.connect(
         where, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
     )
     try:

@@ -15,7 +15,7 @@ webhook it could not deliver, so a STOP that arrives while Redis restarts is not
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,7 +94,7 @@ class CampaignRoutes:
         self.settings = settings
         self.authorize = authorize  # who is asking (the service's API keys), or Unauthorized
         self._redis: redis.Redis | None = None
-        self._provider: Provider | None = None
+        self._providers = providers.Providers(settings)
         self.routes: list[BaseRoute] = [
             Route("/v1/webhooks/status", self.status, methods=["POST"]),
             Route("/v1/webhooks/inbound", self.inbound, methods=["POST"]),
@@ -107,7 +107,7 @@ class CampaignRoutes:
         """A delivery receipt: moves the recipient's record forward (or is held until the
         message id is known)."""
         update = await self._verified(request, "status_update")
-        classify = self._provider_or_fail().classify
+        classify = self._provider_or_fail(request.headers).classify
         await self._in_store(receipts.record_status, update, classify)
         return Response(status_code=204)
 
@@ -128,7 +128,7 @@ class CampaignRoutes:
                 if word.kind == "help"
                 else ANSWERS.get((word.kind, word.language), ANSWERS.get((word.kind, "en")))
             )
-        body, media_type = self._provider_or_fail().reply(answer)
+        body, media_type = self._provider_or_fail(request.headers).reply(answer)
         return Response(body, media_type=media_type)
 
     async def tracked_link(self, request: Request) -> Response:
@@ -163,7 +163,8 @@ class CampaignRoutes:
 
         def keep(client: redis.Redis) -> dict[str, Any]:
             kept = testsend.record(client, accepted, wanted, key, who, provider.name)
-            receipts.own(client, accepted.sid, keys.TEST_SENDS, key, provider.classify)
+            held = receipts.own(client, accepted.sid, keys.TEST_SENDS, key)
+            receipts.apply_held(client, accepted.sid, keys.TEST_SENDS, key, held, provider.classify)
             return kept
 
         return JSONResponse(await self._in_store(keep), status_code=201)
@@ -179,11 +180,10 @@ class CampaignRoutes:
     def close(self) -> None:
         if self._redis is not None:
             self._redis.close()
-        if self._provider is not None:
-            self._provider.close()
+        self._providers.close()
 
     async def _verified(self, request: Request, kind: str):
-        provider = self._provider_or_fail()
+        provider = self._provider_or_fail(request.headers)
         url = self.settings.public_url + request.url.path
         if request.url.query:
             url += "?" + request.url.query
@@ -203,16 +203,15 @@ class CampaignRoutes:
                 self._redis = None
             raise StoreUnavailable(STORE_DOWN) from None
 
-    def _provider_or_fail(self) -> Provider:
-        if self._provider is None:
-            try:
-                self._provider = providers.create(self.settings)
-            except RendererError:
-                raise CampaignsUnavailable(
-                    "no provider is configured: set RENDERER_TWILIO_ACCOUNT_SID and "
-                    "RENDERER_TWILIO_AUTH_TOKEN (its webhooks and test messages need them)"
-                ) from None
-        return self._provider
+    def _provider_or_fail(self, headers: Mapping[str, str] | None = None) -> Provider:
+        """The provider that signed a webhook (a campaign may use another provider than the
+        deployment's), or, for a test message, the deployment's."""
+        try:
+            if headers is None:
+                return self._providers.get()
+            return self._providers.for_webhook(headers)
+        except RendererError as exc:
+            raise CampaignsUnavailable(f"no provider is configured: {exc}") from None
 
     def _client(self) -> redis.Redis:
         if self._redis is None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from renderer import redis_client
 from renderer.service import metrics
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ RETRY_SECONDS = 2.0
 
 class RedisBackend:
     def __init__(self, url: str):
-        self.client = redis.Redis.from_url(
+        self.client = redis_client.connect_async(
             url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=10
         )
         self.where = _without_password(url)
@@ -68,11 +69,19 @@ class RedisBackend:
             )
             metrics.REDIS_UP.set(0)
             self.available = False
-            await self.client.connection_pool.disconnect()  # none of them is to be trusted
+            await _disconnect(self.client)  # none of its connections is to be trusted
         self._retry_at = time.monotonic() + RETRY_SECONDS
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+async def _disconnect(client: redis.Redis) -> None:
+    """Drop every connection; a cluster's client also forgets its nodes, and asks again."""
+    if isinstance(client, redis.RedisCluster):
+        await client.aclose()
+    else:
+        await client.connection_pool.disconnect()
 
 
 def _without_password(url: str) -> str:

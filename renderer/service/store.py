@@ -33,6 +33,7 @@ import redis.asyncio as redis
 from cachetools import LRUCache
 from redis.exceptions import RedisError
 
+from renderer import redis_client
 from renderer.core.catalog import Catalog, Template, build_template, read_files, version_of
 from renderer.core.errors import RendererError, TemplateError
 from renderer.service import keys
@@ -90,7 +91,7 @@ class TemplateStore:
         if self.backend is None or url is None:
             log.warning("no template store: serving the templates folder only; uploads get 503")
             return
-        self._reader = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+        self._reader = redis_client.connect_async(url, socket_connect_timeout=1, socket_timeout=5)
         newest = await self._call(lambda r: r.xrevrange(keys.events(), count=1), [])
         self._last_id = newest[0][0].decode() if newest else "0-0"
         if await self._call(lambda r: r.ping(), None) is not None:

@@ -7,10 +7,12 @@ as ``Accepted``, ``StatusUpdate``, ``Inbound`` and the exceptions below, and ``c
 says what an error code means for the campaign.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
+
+import httpx
 
 # Our lifecycle after the provider accepted a message (ledger.py); receipts move it forward.
 DeliveryState = Literal["sent", "delivered", "failed"]
@@ -104,3 +106,36 @@ class Provider(Protocol):
         means for the campaign."""
 
     def close(self) -> None: ...
+
+
+def retry_after(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is rare from APIs: ignored)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def request(call: Callable[..., httpx.Response], url: str, base_url: str, **kw) -> httpx.Response:
+    """One HTTP request to a provider, its transport failures said in the protocol's terms:
+    never reached it (Unreachable: safe to retry), a base URL that is not one (Refused
+    "config"), or broken after the request was sent (Ambiguous: look the message up)."""
+    try:
+        return call(url, **kw)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        why = str(exc) or type(exc).__name__
+        raise Unreachable(f"cannot reach {base_url}: {why}") from None
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise Refused("config", f"the provider's base URL {base_url!r}: {exc}") from None
+    except httpx.TransportError as exc:
+        raise Ambiguous(f"{type(exc).__name__} after sending the request") from None
+
+
+def classify_code(code: str, account: set[str], transient: set[str], opted_out: str) -> ErrorClass:
+    """An error code in a provider's tables; any HTTP 5xx is transient, anything not listed
+    is the recipient's."""
+    if code in account:
+        return "account"
+    if code in transient or (code.startswith("5") and len(code) == 3):
+        return "transient"
+    return "opted_out" if code == opted_out else "recipient"

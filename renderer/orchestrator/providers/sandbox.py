@@ -62,9 +62,15 @@ def create_sandbox(
     storm_rate: float = 0.0,
     seed: int | None = None,
     chaos: bool = False,
+    latency: float = 0.0,
+    deliver: bool = True,
 ) -> Starlette:
-    """The sandbox as an ASGI app (``mms-renderer sandbox-provider`` serves it)."""
+    """The sandbox as an ASGI app (``mms-renderer sandbox-provider`` serves it). ``latency``:
+    seconds each create call takes to answer, as a real provider's does; without
+    ``deliver``, messages are accepted and kept but their media is not fetched and no
+    callback is posted (a benchmark of the sending side alone)."""
     sandbox = Sandbox(account_sid, auth_token, failure_rate, storm_rate, seed, chaos)
+    sandbox.latency, sandbox.deliver_messages = latency, deliver
     base = f"/2010-04-01/Accounts/{account_sid}/Messages"
     return Starlette(
         routes=[
@@ -95,6 +101,10 @@ class Sandbox:
         self.validator = RequestValidator(auth_token)
         self.expected = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self.tasks: set[asyncio.Task] = set()
+        self.latency, self.deliver_messages = 0.0, True
+        # deliveries (media fetch, callbacks) in progress at once: a carrier's pace, so that
+        # a burst of sends does not turn into a burst of callbacks that time out and are lost
+        self.delivering = asyncio.Semaphore(16)
 
     async def create(self, request: Request) -> Response:
         if request.headers.get("authorization") != self.expected:
@@ -116,6 +126,10 @@ class Sandbox:
             received_at=time.time(),
         )
         self.outbox.append(message)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if not self.deliver_messages:
+            return JSONResponse(_resource(message, self.account_sid), status_code=201)
         if self.chaos and self.rng.random() < 0.5:
             await self.deliver(message)  # every callback before the create call answers
             return JSONResponse(_resource(message, self.account_sid), status_code=201)
@@ -125,7 +139,7 @@ class Sandbox:
         return JSONResponse(_resource(message, self.account_sid), status_code=201)
 
     async def deliver(self, message: Message) -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with self.delivering, httpx.AsyncClient(timeout=30) as client:
             if message.media_url:
                 try:
                     media = await client.get(message.media_url)

@@ -19,13 +19,14 @@ from twilio.request_validator import RequestValidator
 
 from renderer.orchestrator.providers.base import (
     Accepted,
-    Ambiguous,
     ErrorClass,
     Inbound,
     Refused,
     StatusUpdate,
-    Unreachable,
     WebhookRejected,
+    classify_code,
+    request,
+    retry_after,
 )
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -62,10 +63,17 @@ class TwilioProvider:
         account_sid: str,
         auth_token: str,
         base_url: str = DEFAULT_BASE_URL,
+        connections: int = 32,
     ):
+        """``connections``: kept-alive connections to the provider, one per send the worker
+        has in flight (a new TLS handshake per message would cost more than the call)."""
         self.account_sid = account_sid
         self.messages = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages"
-        self.client = httpx.Client(auth=(account_sid, auth_token), timeout=30)
+        self.client = httpx.Client(
+            auth=(account_sid, auth_token),
+            timeout=30,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
         self.validator = RequestValidator(auth_token)
         self.base_url = base_url
 
@@ -82,15 +90,9 @@ class TwilioProvider:
         form.update({"From": sender} if sender else {"MessagingServiceSid": service})
         if media_url:
             form["MediaUrl"] = media_url
-        try:
-            response = self.client.post(f"{self.messages}.json", data=form)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            why = str(exc) or type(exc).__name__
-            raise Unreachable(f"cannot reach {self.base_url}: {why}") from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise Refused("config", f"the provider's base URL {self.base_url!r}: {exc}") from None
-        except httpx.TransportError as exc:
-            raise Ambiguous(f"{type(exc).__name__} after sending the request") from None
+        response = request(
+            self.client.post, f"{self.messages}.json", data=form, base_url=self.base_url
+        )
         if response.status_code < 300:
             data = response.json()
             return Accepted(data["sid"], data.get("status", "queued"))
@@ -98,7 +100,7 @@ class TwilioProvider:
         raise Refused(
             str(data.get("code") or response.status_code),
             str(data.get("message") or response.reason_phrase or response.text[:200]),
-            _seconds(response.headers.get("retry-after")),
+            retry_after(response.headers.get("retry-after")),
         )
 
     def find(self, to: str, sender: str | None, since: datetime, body: str) -> str | None:
@@ -132,11 +134,7 @@ class TwilioProvider:
         return document.encode(), "application/xml"
 
     def classify(self, code: str) -> ErrorClass:
-        if code in ACCOUNT_ERRORS:
-            return "account"
-        if code in TRANSIENT_ERRORS or (code.startswith("5") and len(code) == 3):
-            return "transient"
-        return "opted_out" if code == OPTED_OUT else "recipient"
+        return classify_code(code, ACCOUNT_ERRORS, TRANSIENT_ERRORS, OPTED_OUT)
 
     def close(self) -> None:
         self.client.close()
@@ -155,11 +153,3 @@ def _json(response: httpx.Response) -> dict:
         return data if isinstance(data, dict) else {}
     except ValueError:
         return {}
-
-
-def _seconds(value: str | None) -> float | None:
-    """A Retry-After header in seconds (the HTTP-date form is rare from APIs: ignored)."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
