@@ -77,11 +77,14 @@ class Process:
         self.stop()
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """The user and system CPU time a process and its descendants (uvicorn's workers) have
     used so far, from Linux's /proc. Unlike throughput, the CPU a request costs hardly moves
     with what else the machine runs."""
-    ticks, total, pending = os.sysconf("SC_CLK_TCK"), 0, [pid]
+    ticks, total, pending = TICKS, 0, [pid]
     while pending:
         current = pending.pop()
         try:
@@ -241,7 +244,8 @@ def cache_hits(workers: int, requests: int, concurrency: int, scratch: Path, rou
                 for server, before, figures in zip(
                     (ours, baseline), cpu, (measured, reference), strict=True
                 ):
-                    used = cpu_seconds(server.process.pid) - before
+                    # /proc counts in clock ticks: a short quick run may use less than one
+                    used = max(cpu_seconds(server.process.pid) - before, 1 / TICKS)
                     figures["cpu_us_per_request"] = used / max(1, figures["requests"]) * 1e6
                 ours_rounds.append(measured)
                 bare_rounds.append(reference)
