@@ -187,7 +187,9 @@ def test_studio_outlines_lint_findings_and_uploads(start_server, page, tmp_path)
     outlines_follow_the_values_shown(server, page, tmp_path)
     page.goto(f"{server.url}/studio/#/t/heavy")
     page.wait_for_function("() => document.querySelectorAll('#boxes .box').length >= 5")
-    wide = page.locator("#boxes .box").first.bounding_box()["width"]
+    wide = page.wait_for_function(  # the outlines are redrawn when the render lands: poll
+        "() => document.querySelector('#boxes .box')?.offsetWidth || null"
+    ).json_value()
     page.set_viewport_size({"width": 390, "height": 844})  # the outlines follow the image
     page.wait_for_function(f"() => document.querySelector('#boxes .box').offsetWidth < {wide} - 1")
     image = page.locator("#preview").bounding_box()
